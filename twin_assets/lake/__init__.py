@@ -1,0 +1,23 @@
+"""The lake: Delta tables under TWIN_HOME (a local directory or an s3:// prefix)."""
+
+from twin_assets.lake.store import Lake, LakeError, UpsertResult
+from twin_assets.lake.tables import (
+    CRAWL_ERRORS,
+    RAW_ARTICLES,
+    RAW_DOCUMENT_TABLES,
+    RAW_POSTS,
+    RAW_REPOSITORIES,
+    TableSpec,
+)
+
+__all__ = [
+    "CRAWL_ERRORS",
+    "RAW_ARTICLES",
+    "RAW_DOCUMENT_TABLES",
+    "RAW_POSTS",
+    "RAW_REPOSITORIES",
+    "Lake",
+    "LakeError",
+    "TableSpec",
+    "UpsertResult",
+]

@@ -1,0 +1,176 @@
+"""Typed settings: the authors and their sources from twin.yaml, storage from the environment.
+
+A source in twin.yaml is either a string (URL or path, its kind inferred) or a mapping
+with `kind` and `url` or `path`. Anything unknown or malformed fails when the file is
+loaded, with the offending field named, so a bad config never reaches a crawl.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_TWIN_HOME = "./.twin"
+DEFAULT_TWIN_CONFIG = "./twin.yaml"
+GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
+
+
+class ConfigError(ValueError):
+    """twin.yaml is missing or invalid; the message names the field."""
+
+
+class SourceKind(str, Enum):
+    web = "web"  # a feed, a blog or profile page, or a single article
+    github = "github"  # a GitHub user or repository URL
+    git = "git"  # any other git repository: a clone URL or a local path
+    linkedin_export = "linkedin_export"
+    substack_export = "substack_export"
+    medium_export = "medium_export"
+
+
+EXPORT_KINDS = frozenset({SourceKind.linkedin_export, SourceKind.substack_export, SourceKind.medium_export})
+REPOSITORY_KINDS = frozenset({SourceKind.github, SourceKind.git})
+
+
+def _is_url(value: str) -> bool:
+    return urlparse(value).scheme in {"http", "https", "file"}
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: SourceKind
+    url: str | None = None
+    path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if _is_url(value):
+            host = urlparse(value).hostname or ""
+            kind = SourceKind.github if host in GITHUB_HOSTS else SourceKind.web
+            if value.endswith(".git"):
+                kind = SourceKind.git if host not in GITHUB_HOSTS else SourceKind.github
+            return {"kind": kind, "url": value}
+        if value.endswith(".zip"):
+            raise ValueError(
+                f"cannot tell which platform exported {value!r}; write it as "
+                "{kind: linkedin_export | substack_export | medium_export, path: ...}"
+            )
+        return {"kind": SourceKind.git, "path": value}
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' or 'path'")
+        if self.url is not None and not _is_url(self.url):
+            raise ValueError(f"url {self.url!r} must start with http://, https:// or file://")
+        if self.kind in EXPORT_KINDS and self.path is None:
+            raise ValueError(f"a {self.kind.value} source needs a 'path' to the archive (zip or folder)")
+        if self.kind is SourceKind.web and self.url is None:
+            raise ValueError("a web source needs a 'url'")
+        if self.kind is SourceKind.github and self.url is None:
+            raise ValueError("a github source needs a 'url'")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.url or self.path or ""
+
+    def resolved(self, base_dir: Path) -> Source:
+        """Relative paths are relative to the directory of twin.yaml."""
+        if self.path is None or Path(self.path).is_absolute():
+            return self
+        return self.model_copy(update={"path": str((base_dir / self.path).resolve())})
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    sources: tuple[Source, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
+            raise ValueError("author id must be lowercase letters, digits, '-' or '_'")
+        return value
+
+
+class TwinConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    authors: tuple[Author, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TwinConfig:
+        ids = [a.id for a in self.authors]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"author ids must be unique, repeated: {', '.join(duplicated)}")
+        return self
+
+    def author(self, author_id: str) -> Author:
+        for author in self.authors:
+            if author.id == author_id:
+                return author
+        known = ", ".join(a.id for a in self.authors)
+        raise ConfigError(f"unknown author {author_id!r}; twin.yaml has: {known}")
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def parse_config(data: Any, base_dir: Path) -> TwinConfig:
+    try:
+        config = TwinConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # A tuple whose only item failed is also reported as too short; the item's own error says more.
+        specific = [e for e in errors if e["type"] != "too_short" or len(errors) == 1]
+        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in specific)
+        raise ConfigError(f"invalid twin config: {problems}") from None
+    authors = tuple(
+        a.model_copy(update={"sources": tuple(s.resolved(base_dir) for s in a.sources)}) for a in config.authors
+    )
+    return config.model_copy(update={"authors": authors})
+
+
+def load_config(path: str | os.PathLike[str]) -> TwinConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"twin config not found: {path} (set TWIN_CONFIG or create twin.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_config(data, path.resolve().parent)
+
+
+def twin_home() -> str:
+    """The one storage root: a local directory or an s3:// prefix."""
+    home = os.environ.get("TWIN_HOME", DEFAULT_TWIN_HOME)
+    return home if home.startswith("s3://") else str(Path(home).resolve())
+
+
+def config_path() -> str:
+    return os.environ.get("TWIN_CONFIG", DEFAULT_TWIN_CONFIG)

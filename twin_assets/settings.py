@@ -77,8 +77,6 @@ class Source(BaseModel):
             raise ValueError(f"url {self.url!r} must start with http://, https:// or file://")
         if self.kind in EXPORT_KINDS and self.path is None:
             raise ValueError(f"a {self.kind.value} source needs a 'path' to the archive (zip or folder)")
-        if self.kind is SourceKind.web and self.url is None:
-            raise ValueError("a web source needs a 'url'")
         if self.kind is SourceKind.github and self.url is None:
             raise ValueError("a github source needs a 'url'")
         return self
@@ -88,10 +86,13 @@ class Source(BaseModel):
         return self.url or self.path or ""
 
     def resolved(self, base_dir: Path) -> Source:
-        """Relative paths are relative to the directory of twin.yaml."""
-        if self.path is None or Path(self.path).is_absolute():
+        """Relative paths are relative to the directory of twin.yaml; a saved site becomes a file:// URL."""
+        if self.path is None:
             return self
-        return self.model_copy(update={"path": str((base_dir / self.path).resolve())})
+        path = (base_dir / self.path).resolve()
+        if self.kind is SourceKind.web:
+            return self.model_copy(update={"url": path.as_uri(), "path": None})
+        return self.model_copy(update={"path": str(path)})
 
 
 class Author(BaseModel):

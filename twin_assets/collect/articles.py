@@ -205,6 +205,7 @@ class ArticleCollector:
         except CrawlFailure as failure:
             result.fail(failure)
             return result
+        result.succeeded_urls.append(source)
         if lone_page is not None:
             self._record(result, entries[0], lone_page)
             return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -82,6 +83,7 @@ class SourceResult:
     failures: list[CrawlFailure] = field(default_factory=list)
     not_modified: int = 0  # skipped without download: conditional request or unchanged commit
     succeeded_urls: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # files or entries left out on purpose, by reason
 
     def fail(self, failure: CrawlFailure) -> None:
         if not failure.url:

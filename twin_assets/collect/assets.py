@@ -1,0 +1,147 @@
+"""Collection assets: raw_articles, raw_posts, raw_repositories and crawl_errors, from one crawl."""
+
+
+import os
+
+import dagster as dg
+import polars as pl
+
+from twin_assets.collect.crawl import CrawlOptions, Crawler, CrawlReport
+from twin_assets.collect.http import DEFAULT_USER_AGENT, FetchPolicy
+from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, Lake, TableSpec
+from twin_assets.resources import LakeResource, TwinConfigResource
+
+COLLECT_GROUP = "collect"
+
+
+class CrawlerResource(dg.ConfigurableResource):
+    """How politely and how far the crawler reaches. The GitHub token is read from GITHUB_TOKEN."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = 20.0
+    max_page_bytes: int = 5_000_000
+    retries: int = 3
+    backoff_s: float = 1.0
+    concurrency: int = 4
+    respect_robots: bool = True
+    min_article_chars: int = 200
+    github_api_url: str = "https://api.github.com"
+    max_file_bytes: int = 200_000
+
+    def options(self) -> CrawlOptions:
+        policy = FetchPolicy(
+            user_agent=self.user_agent,
+            timeout_s=self.timeout_s,
+            max_bytes=self.max_page_bytes,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            concurrency=self.concurrency,
+            respect_robots=self.respect_robots,
+        )
+        return CrawlOptions(
+            policy=policy,
+            min_article_chars=self.min_article_chars,
+            github_api_url=self.github_api_url,
+            # Read at run time and never stored: the token must not reach config or metadata.
+            github_token=os.environ.get("GITHUB_TOKEN") or None,
+            max_file_bytes=self.max_file_bytes,
+        )
+
+
+class CollectConfig(dg.Config):
+    authors: list[str] = []  # empty: every author in twin.yaml
+
+
+def _sample_markdown(frame: pl.DataFrame, columns: list[str], limit: int = 5) -> str:
+    rows = frame.head(limit).select(columns).to_dicts()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [str(row[c] if row[c] is not None else "")[:80].replace("|", "\\|").replace("\n", " ") for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _document_metadata(lake: Lake, spec: TableSpec, report: CrawlReport) -> dict:
+    outcome = report.tables[spec.name]
+    stored = lake.read(spec)
+    return {
+        "dagster/row_count": dg.MetadataValue.int(stored.height),
+        "inserted": outcome.inserted,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "delta_version": dg.MetadataValue.int(outcome.version) if outcome.version is not None else None,
+        "path": dg.MetadataValue.path(lake.uri(spec)),
+        "rows_by_author": dg.MetadataValue.json(
+            dict(stored.group_by("author_id").len().sort("author_id").iter_rows()) if stored.height else {}
+        ),
+        "rows_by_platform": dg.MetadataValue.json(
+            dict(stored.group_by("platform").len().sort("platform").iter_rows()) if stored.height else {}
+        ),
+        "sample": dg.MetadataValue.md(_sample_markdown(stored.sort("crawled_at", descending=True), ["title", "url", "platform"])),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "raw_articles", group_name=COLLECT_GROUP, kinds={"delta", "python"},
+            description="Articles by each author: feeds and pages extracted with newspaper4k, plus export archives.",
+        ),
+        dg.AssetSpec(
+            "raw_posts", group_name=COLLECT_GROUP, kinds={"delta", "python"},
+            description="Short posts by each author, from LinkedIn's data export.",
+        ),
+        dg.AssetSpec(
+            "raw_repositories", group_name=COLLECT_GROUP, kinds={"delta", "github"},
+            description="One row per text file of each author's repositories (shallow git clones).",
+        ),
+        dg.AssetSpec(
+            "crawl_errors", group_name=COLLECT_GROUP, kinds={"delta"},
+            description="The latest failure of each source that is failing now; cleared when it succeeds.",
+        ),
+    ],
+    can_subset=False,
+    description="Crawls every configured source once; unchanged content is neither downloaded again nor rewritten.",
+)
+def raw_collection(
+    context: dg.AssetExecutionContext,
+    config: CollectConfig,
+    lake: LakeResource,
+    crawler: CrawlerResource,
+    twin_config: TwinConfigResource,
+):
+    store = lake.lake()
+    report = Crawler(store, crawler.options()).run(twin_config.load(), config.authors or None)
+    by_kind = report.by_source_kind()
+    context.log.info(f"collected by source kind: {by_kind}; errors: {report.error_kinds()}")
+    for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES):
+        yield dg.MaterializeResult(asset_key=spec.name, metadata=_document_metadata(store, spec, report))
+    errors = store.read(CRAWL_ERRORS)
+    yield dg.MaterializeResult(
+        asset_key=CRAWL_ERRORS.name,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(errors.height),
+            "failed_this_run": sum(report.error_kinds().values()),
+            "errors_by_kind_this_run": dg.MetadataValue.json(report.error_kinds()),
+            "cleared": report.errors_cleared,
+            "by_source_kind": dg.MetadataValue.json(by_kind),
+            "skipped_files": dg.MetadataValue.json(report.skipped_reasons()),
+            "path": dg.MetadataValue.path(store.uri(CRAWL_ERRORS)),
+            "sample": dg.MetadataValue.md(_sample_markdown(errors.sort("occurred_at", descending=True), ["url", "kind", "message"])),
+        },
+    )
+
+
+collect_job = dg.define_asset_job(
+    "collect",
+    selection=dg.AssetSelection.assets(raw_collection),
+    description="Collect every author, or only those named in the run config (ops.raw_collection.config.authors).",
+)
+
+daily_collection = dg.ScheduleDefinition(
+    name="daily_collection",
+    job=collect_job,
+    cron_schedule="0 5 * * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Collects every author once a day; off until switched on in the UI.",
+)

@@ -1,0 +1,24 @@
+"""The Dagster code location: the one place that assembles assets, jobs, schedules and resources."""
+
+import os
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
+from twin_assets.resources import LakeResource, TwinConfigResource
+from twin_assets.settings import config_path, twin_home
+
+defs = dg.Definitions(
+    assets=[raw_collection],
+    jobs=[collect_job],
+    schedules=[daily_collection],
+    resources={
+        "lake": LakeResource(
+            root=twin_home(),
+            s3=S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region_name=os.environ.get("AWS_REGION")),
+        ),
+        "crawler": CrawlerResource(),
+        "twin_config": TwinConfigResource(path=config_path()),
+    },
+)

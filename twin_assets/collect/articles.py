@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlparse
 
 from lxml import html as lxml_html
 
-from twin_assets.collect.html_text import html_to_text
+from twin_assets.collect.html_text import drop_title_heading, html_to_text
 from twin_assets.collect.http import CrawlFailure, Fetcher, Page
 from twin_assets.collect.pages import looks_like_bot_challenge, looks_like_paywall
 from twin_assets.collect.records import ARTICLE, Document, SourceResult, platform_of, utc
@@ -103,7 +103,9 @@ def parse_feed(page: Page) -> list[FeedEntry]:
 
 
 def extract_article(markup: str, url: str) -> ExtractedArticle:
-    from newspaper import Article, Config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # newspaper warns that the optional nltk extra is absent
+        from newspaper import Article, Config
 
     config = Config()
     config.fetch_images = False  # each image fetch blocks on the network; we never store images
@@ -115,9 +117,10 @@ def extract_article(markup: str, url: str) -> ExtractedArticle:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         article.parse()
-    text = html_to_text(article.article_html) or article.text.strip()
+    title = article.title or None
+    text = drop_title_heading(html_to_text(article.article_html) or article.text.strip(), title)
     return ExtractedArticle(
-        title=article.title or None,
+        title=title,
         authors=list(article.authors),
         published_at=utc(article.publish_date) if isinstance(article.publish_date, datetime) else None,
         text=text,

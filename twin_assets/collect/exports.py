@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from lxml import html as lxml_html
 
-from twin_assets.collect.html_text import html_to_text
+from twin_assets.collect.html_text import drop_title_heading, html_to_text
 from twin_assets.collect.http import CrawlFailure
 from twin_assets.collect.records import ARTICLE, POST, Document, SourceResult, utc
 
@@ -175,8 +175,7 @@ def read_linkedin_export(author_id: str, archive_path: str) -> SourceResult:
             markup = archive.read_text(name)
             body = html_to_text(markup)
             title = _text_of(markup, "//h1")
-            if title and body.startswith("# " + title):
-                body = body[len(title) + 2 :].lstrip()
+            body = drop_title_heading(body, title)
             published = _text_of(markup, "//p[contains(@class,'published')]") or ""
             if not body:
                 raise CrawlFailure("empty", "the article has no text", archive.member_url(name))
@@ -271,8 +270,7 @@ def read_medium_export(author_id: str, archive_path: str) -> SourceResult:
                 raise CrawlFailure("bad_layout", "no <section data-field='body'> in the story", archive.member_url(name))
             body = html_to_text(lxml_html.tostring(body_nodes[0], encoding="unicode"))
             title = _text_of(markup, "//h1[contains(@class,'p-name')]") or _text_of(markup, "//title")
-            if title and body.startswith("# " + title):
-                body = body[len(title) + 2 :].lstrip()
+            body = drop_title_heading(body, title)
             canonical = _text_of(markup, "//a[contains(@class,'p-canonical')]/@href")
             url = canonical or archive.member_url(name)
             if not body:

@@ -116,3 +116,12 @@ def html_to_text(markup: str) -> str:
     out: list[str] = []
     _blocks(body if body is not None else root, out)
     return "\n\n".join(block for block in out if block.strip())
+
+
+def drop_title_heading(text: str, title: str | None) -> str:
+    """Pages repeat their title as the first heading; the title column already holds it."""
+    if title:
+        first, _, rest = text.partition("\n\n")
+        if first.lstrip("#").strip() == title.strip() and first.startswith("#"):
+            return rest.lstrip()
+    return text

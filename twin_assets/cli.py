@@ -11,12 +11,15 @@ def _collect(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from twin_assets.definitions import defs
+    from twin_assets.settings import config_path, load_config
 
+    config = load_config(config_path())
+    for author_id in args.author or []:
+        config.author(author_id)  # an unknown id fails here, before a run is started
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_config = {"ops": {"raw_collection": {"config": {"authors": args.author or []}}}}
     result = defs.get_job_def("collect").execute_in_process(run_config=run_config, instance=instance)
-    for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+    for materialization in result.asset_materializations_for_node("raw_collection"):
         rows = materialization.metadata.get("dagster/row_count")
         print(f"{materialization.asset_key.to_user_string():<18} rows={rows.value if rows else '?'}")
     return 0 if result.success else 1
@@ -29,7 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     collect.add_argument("--author", action="append", metavar="ID", help="an author id from twin.yaml (repeatable)")
     collect.set_defaults(handler=_collect)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    from twin_assets.settings import ConfigError
+
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"twin: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

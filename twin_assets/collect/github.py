@@ -96,13 +96,16 @@ def skip_reason(relative: Path, data: bytes, max_bytes: int) -> str | None:
 
 
 def repository_files(root: Path, max_bytes: int) -> tuple[list[tuple[str, str]], Counter[str]]:
-    """(relative POSIX path, text) for each file worth keeping, and counts of why others were skipped."""
+    """(relative POSIX path, text) for each file worth keeping, and counts of why others were skipped
+    (vendored folders count once each)."""
     kept: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
     for directory, dirnames, filenames in os.walk(root):
+        # Pruned, not walked: a node_modules folder can hold more files than the project itself.
+        pruned = sum(1 for d in dirnames if d in SKIPPED_DIRS and d not in {".git", ".hg", ".svn"})
+        if pruned:
+            skipped["vendored"] += pruned
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        if Path(directory) != root and Path(directory).relative_to(root).parts[0] in SKIPPED_DIRS:
-            continue
         for filename in sorted(filenames):
             path = Path(directory) / filename
             if path.is_symlink() or not path.is_file():

@@ -18,21 +18,21 @@ SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "ifr
 _INLINE_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 
 
+def _inline_child(child) -> str:
+    if not isinstance(child.tag, str) or child.tag in SKIPPED_TAGS:
+        return ""
+    if child.tag == "br":
+        return "\n"
+    if child.tag == "code":
+        return "`" + (child.text_content() or "") + "`"
+    return _inline_text(child)
+
+
 def _inline_text(element) -> str:
-    parts: list[str] = []
-    if element.text:
-        parts.append(element.text)
+    parts = [element.text or ""]
     for child in element:
-        if not isinstance(child.tag, str) or child.tag in SKIPPED_TAGS:
-            pass
-        elif child.tag == "br":
-            parts.append("\n")
-        elif child.tag == "code":
-            parts.append("`" + (child.text_content() or "") + "`")
-        else:
-            parts.append(_inline_text(child))
-        if child.tail:
-            parts.append(child.tail)
+        parts.append(_inline_child(child))
+        parts.append(child.tail or "")
     return "".join(parts)
 
 
@@ -41,11 +41,13 @@ def _normalise_inline(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _is_block(element) -> bool:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    return tag in BLOCK_TAGS or tag in {"ul", "ol", "pre", "blockquote", "p"} or tag in HEADING_LEVELS
+
+
 def _has_block_child(element) -> bool:
-    return any(
-        isinstance(c.tag, str) and (c.tag in BLOCK_TAGS or c.tag in {"ul", "ol", "pre", "blockquote", "p"} or c.tag in HEADING_LEVELS)
-        for c in element
-    )
+    return any(_is_block(c) for c in element)
 
 
 def _blocks(element, out: list[str], list_depth: int = 0) -> None:
@@ -95,12 +97,23 @@ def _blocks(element, out: list[str], list_depth: int = 0) -> None:
     if tag in {"img", "hr"}:
         return
     if _has_block_child(element):
-        if element.text and element.text.strip():
-            out.append(_normalise_inline(element.text))
+        # Inline runs between blocks become paragraphs of their own.
+        pending = [element.text or ""]
+
+        def flush() -> None:
+            text = _normalise_inline("".join(pending))
+            pending.clear()
+            if text:
+                out.append(text)
+
         for child in element:
-            _blocks(child, out, list_depth)
-            if child.tail and child.tail.strip():
-                out.append(_normalise_inline(child.tail))
+            if _is_block(child):
+                flush()
+                _blocks(child, out, list_depth)
+            else:
+                pending.append(_inline_child(child))
+            pending.append(child.tail or "")
+        flush()
         return
     text = _normalise_inline(_inline_text(element))
     if text:

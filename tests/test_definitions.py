@@ -1,0 +1,95 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from tests.conftest import REPO_ROOT
+from twin_assets.collect.assets import CrawlerResource, raw_collection
+from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES
+from twin_assets.resources import LakeResource, TwinConfigResource
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "peft", "great_expectations", "lancedb", "weaviate")
+BIN = Path(sys.executable).parent
+
+
+def demo_resources(tmp_path: Path, config: Path = REPO_ROOT / "twin.yaml") -> dict:
+    return {
+        "lake": LakeResource(root=str(tmp_path / "home"), s3=S3Resource()),
+        "crawler": CrawlerResource(),
+        "twin_config": TwinConfigResource(path=str(config)),
+    }
+
+
+def test_loading_definitions_imports_no_heavy_library():
+    code = f"import sys, twin_assets.definitions; print([m for m in {HEAVY!r} + ('newspaper',) if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_dagster_validates_the_code_location(tmp_path):
+    env = {**os.environ, "TWIN_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "twin_assets.definitions"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_asset_keys_groups_and_schedule():
+    from twin_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"raw_articles", "raw_posts", "raw_repositories", "crawl_errors"} <= keys
+    assert graph.get(dg.AssetKey("raw_posts")).group_name == "collect"
+    schedule = defs.resolve_schedule_def("daily_collection")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_demo_corpus_materializes_and_a_rerun_writes_nothing(tmp_path):
+    resources = demo_resources(tmp_path)
+    result = dg.materialize([raw_collection], resources=resources)
+    assert result.success
+    lake = resources["lake"].lake()
+    counts = {spec.name: lake.read(spec).height for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, CRAWL_ERRORS)}
+    assert counts == {"raw_articles": 22, "raw_posts": 12, "raw_repositories": 10, "crawl_errors": 0}
+    metadata = result.asset_materializations_for_node("raw_collection")[0].metadata
+    assert metadata["dagster/row_count"].value == 22 and metadata["inserted"].value == 22
+    articles = lake.read(RAW_ARTICLES)
+    assert set(articles["platform"]) == {"web", "medium", "substack", "linkedin"}
+
+    versions = {spec.name: lake.version(spec) for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES)}
+    again = dg.materialize([raw_collection], resources=resources)
+    assert {spec.name: lake.version(spec) for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES)} == versions
+    assert again.asset_materializations_for_node("raw_collection")[0].metadata["unchanged"].value == 22
+
+
+def test_collecting_one_author_on_demand(tmp_path):
+    config = tmp_path / "twin.yaml"
+    config.write_text(
+        "authors:\n"
+        "  - {id: mara, name: Mara, sources: [{kind: linkedin_export, path: %s}]}\n"
+        "  - {id: other, name: Other, sources: [{kind: medium_export, path: %s}]}\n"
+        % (REPO_ROOT / "demo/exports/linkedin", REPO_ROOT / "demo/exports/medium")
+    )
+    resources = demo_resources(tmp_path, config)
+    run_config = dg.RunConfig(ops={"raw_collection": {"config": {"authors": ["other"]}}})
+    assert dg.materialize([raw_collection], resources=resources, run_config=run_config).success
+    lake = resources["lake"].lake()
+    assert lake.read(RAW_POSTS).is_empty()
+    assert set(lake.read(RAW_ARTICLES)["author_id"]) == {"other"}
+
+
+def test_twin_collect_command(tmp_path):
+    env = {**os.environ, "TWIN_HOME": str(tmp_path / "home"), "TWIN_CONFIG": str(REPO_ROOT / "twin.yaml")}
+    env.pop("DAGSTER_HOME", None)
+    out = subprocess.run([str(BIN / "twin"), "collect", "--author", "mara"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "raw_posts          rows=12" in out.stdout
+    bad = subprocess.run([str(BIN / "twin"), "collect", "--author", "nobody"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown author 'nobody'" in bad.stderr

@@ -135,6 +135,26 @@ def _read_each(result: SourceResult, names: list[str], archive: Archive, build: 
             result.succeeded_urls.append(archive.member_url(name))
 
 
+def _article(archive: Archive, member: str, author_id: str, platform: str, title: str | None, body: str,
+             published_at: datetime | None, metadata: dict, url: str | None = None) -> Document:
+    """An article read from one archive member; its URL is the platform's canonical one when the export names it."""
+    url = url or archive.member_url(member)
+    if not body:
+        raise CrawlFailure("empty", "the piece has no text", url)
+    return Document(
+        canonical_source=url,
+        author_id=author_id,
+        platform=platform,
+        category=ARTICLE,
+        url=url,
+        title=title,
+        content=body,
+        published_at=published_at,
+        source=archive.path,
+        metadata=metadata,
+    )
+
+
 # LinkedIn ------------------------------------------------------------------------------------------
 
 
@@ -177,19 +197,9 @@ def read_linkedin_export(author_id: str, archive_path: str) -> SourceResult:
             title = _text_of(markup, "//h1")
             body = drop_title_heading(body, title)
             published = _text_of(markup, "//p[contains(@class,'published')]") or ""
-            if not body:
-                raise CrawlFailure("empty", "the article has no text", archive.member_url(name))
-            return Document(
-                canonical_source=archive.member_url(name),
-                author_id=author_id,
-                platform="linkedin",
-                category=ARTICLE,
-                url=archive.member_url(name),
-                title=title,
-                content=_strip_dateline(body),
-                published_at=_parse_time(published.replace("Published on", "").strip()),
-                source=archive_path,
-                metadata={"export_path": name},
+            return _article(
+                archive, name, author_id, "linkedin", title, _strip_dateline(body),
+                _parse_time(published.replace("Published on", "").strip()), {"export_path": name},
             )
 
         _read_each(result, articles, archive, article)
@@ -227,20 +237,10 @@ def read_substack_export(author_id: str, archive_path: str) -> SourceResult:
             member = f"{folder}/{post_id}.html"
             if member not in archive.names:
                 raise CrawlFailure("missing_member", f"posts.csv lists {post_id} but {member} is absent", archive.member_url(member))
-            body = html_to_text(archive.read_text(member))
-            if not body:
-                raise CrawlFailure("empty", "the post has no text", archive.member_url(member))
-            return Document(
-                canonical_source=archive.member_url(member),
-                author_id=author_id,
-                platform="substack",
-                category=ARTICLE,
-                url=archive.member_url(member),
-                title=row.get("title") or None,
-                content=body,
-                published_at=_parse_time(row.get("post_date")),
-                source=archive_path,
-                metadata={"subtitle": row.get("subtitle") or None, "audience": row.get("audience") or None},
+            return _article(
+                archive, member, author_id, "substack", row.get("title") or None,
+                html_to_text(archive.read_text(member)), _parse_time(row.get("post_date")),
+                {"subtitle": row.get("subtitle") or None, "audience": row.get("audience") or None},
             )
 
         by_id = {r["post_id"]: r for r in rows if r.get("is_published", "true").strip().lower() == "true"}
@@ -271,21 +271,10 @@ def read_medium_export(author_id: str, archive_path: str) -> SourceResult:
             body = html_to_text(lxml_html.tostring(body_nodes[0], encoding="unicode"))
             title = _text_of(markup, "//h1[contains(@class,'p-name')]") or _text_of(markup, "//title")
             body = drop_title_heading(body, title)
-            canonical = _text_of(markup, "//a[contains(@class,'p-canonical')]/@href")
-            url = canonical or archive.member_url(name)
-            if not body:
-                raise CrawlFailure("empty", "the story has no text", url)
-            return Document(
-                canonical_source=url,
-                author_id=author_id,
-                platform="medium",
-                category=ARTICLE,
-                url=url,
-                title=title,
-                content=body,
-                published_at=_parse_time(_text_of(markup, "//time[contains(@class,'dt-published')]/@datetime")),
-                source=archive_path,
-                metadata={"export_path": name},
+            return _article(
+                archive, name, author_id, "medium", title, body,
+                _parse_time(_text_of(markup, "//time[contains(@class,'dt-published')]/@datetime")),
+                {"export_path": name}, url=_text_of(markup, "//a[contains(@class,'p-canonical')]/@href"),
             )
 
         _read_each(result, stories, archive, story)

@@ -48,6 +48,7 @@ def test_time_travel_and_history(lake):
     lake.upsert(RAW_POSTS, posts(["a"], "two"))
     assert lake.read(RAW_POSTS, version=0)["content"].to_list() == ["one"]
     assert lake.read(RAW_POSTS)["content"].to_list() == ["two"]
+    assert lake.read(RAW_POSTS, version=0, columns=["id", "content"]).rows() == [("a", "one")]
     assert [h["operation"] for h in lake.history(RAW_POSTS)] == ["MERGE", "WRITE"]
     with pytest.raises(LakeError, match="version 7"):
         lake.read(RAW_POSTS, version=7)

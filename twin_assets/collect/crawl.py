@@ -68,7 +68,7 @@ class CrawlReport:
 
 def _metadata_values(lake: Lake, table, key: str, fields: tuple[str, ...]) -> dict[str, tuple]:
     """Map metadata[key] -> tuple(metadata[f] for f in fields) over a raw table's rows."""
-    stored = lake.read(table)
+    stored = lake.read(table, columns=["metadata"])
     values: dict[str, tuple] = {}
     for text in stored["metadata"].to_list():
         meta = json.loads(text or "{}")

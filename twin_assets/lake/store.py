@@ -58,17 +58,18 @@ class Lake:
         table = self._table(spec)
         return [] if table is None else table.history()
 
-    def read(self, spec: TableSpec, version: int | None = None) -> pl.DataFrame:
+    def read(self, spec: TableSpec, version: int | None = None, columns: list[str] | None = None) -> pl.DataFrame:
         """The table as of `version` (default: latest); an empty frame if it was never written."""
+        columns = columns or list(spec.schema)
         if self._table(spec) is None:
             if version is not None:
                 raise LakeError(f"{spec.name} has no version {version}: it was never written")
-            return spec.empty()
+            return spec.empty().select(columns)
         try:
-            frame = pl.read_delta(self.uri(spec), version=version, storage_options=self.storage_options)
+            frame = pl.read_delta(self.uri(spec), version=version, columns=columns, storage_options=self.storage_options)
         except Exception as exc:  # deltalake raises several types for a missing version
             raise LakeError(f"cannot read {spec.name} at version {version}: {exc}") from exc
-        return frame.select(spec.schema.keys())
+        return frame.select(columns)
 
     def _conform(self, spec: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
         missing = set(spec.schema) - set(frame.columns)
@@ -90,7 +91,7 @@ class Lake:
             return UpsertResult(len(rows), 0, 0, self.version(spec))
 
         compared = [spec.key] + ([spec.compare_on] if spec.compare_on else [])
-        stored = pl.read_delta(self.uri(spec), storage_options=self.storage_options, columns=compared)
+        stored = self.read(spec, columns=compared)
         joined = rows.join(stored, on=spec.key, how="left", suffix="__stored")
         is_new = ~pl.col(spec.key).is_in(stored[spec.key].implode())
         if spec.compare_on:
@@ -124,7 +125,7 @@ class Lake:
         table = self._table(spec)
         if table is None or not keys:
             return 0
-        present = self.read(spec).filter(pl.col(spec.key).is_in(keys))
+        present = self.read(spec, columns=[spec.key]).filter(pl.col(spec.key).is_in(keys))
         if present.is_empty():
             return 0
         quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in present[spec.key])

@@ -19,7 +19,7 @@ import httpx
 from twin_assets.collect.pages import looks_like_bot_challenge
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-DEFAULT_USER_AGENT = "llm-twin-collector/0.1 (+https://github.com/llm-twin/llm-twin; collects an author's own writing)"
+DEFAULT_USER_AGENT = "llm-twin-collector/0.1 (collects one author's own writing for their LLM twin)"
 
 
 class CrawlFailure(Exception):

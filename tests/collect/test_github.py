@@ -83,12 +83,14 @@ def test_unchanged_commit_is_not_cloned_again_and_a_new_commit_updates(tmp_path,
 
     (repo / "tools" / "core.py").write_text("def add(a, b):\n    return b + a\n")
     (repo / "tools" / "new.py").write_text("VALUE = 1\n")
+    (repo / "tools" / "cli.py").unlink()
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "second", cwd=repo)
     changed = crawler.run(_config(str(repo)))
     assert changed.tables["raw_repositories"].updated == 1
     assert changed.tables["raw_repositories"].inserted == 1
-    assert lake.read(RAW_REPOSITORIES).height == 4
+    assert changed.files_removed == 1
+    assert sorted(lake.read(RAW_REPOSITORIES)["title"]) == ["README.md", "tools/core.py", "tools/new.py"]
 
 
 def test_clone_is_shallow(tmp_path, policy):

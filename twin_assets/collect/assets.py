@@ -64,12 +64,14 @@ def _sample_markdown(frame: pl.DataFrame, columns: list[str], limit: int = 5) ->
 def _document_metadata(lake: Lake, spec: TableSpec, report: CrawlReport) -> dict:
     outcome = report.tables[spec.name]
     stored = lake.read(spec)
+    version = lake.version(spec)
     return {
         "dagster/row_count": dg.MetadataValue.int(stored.height),
         "inserted": outcome.inserted,
         "updated": outcome.updated,
         "unchanged": outcome.unchanged,
-        "delta_version": dg.MetadataValue.int(outcome.version) if outcome.version is not None else None,
+        **({"removed": report.files_removed} if spec is RAW_REPOSITORIES else {}),
+        "delta_version": dg.MetadataValue.int(version) if version is not None else None,
         "path": dg.MetadataValue.path(lake.uri(spec)),
         "rows_by_author": dg.MetadataValue.json(
             dict(stored.group_by("author_id").len().sort("author_id").iter_rows()) if stored.height else {}

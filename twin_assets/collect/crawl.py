@@ -43,6 +43,7 @@ class CrawlReport:
     tables: dict[str, UpsertResult] = field(default_factory=dict)
     errors: UpsertResult | None = None
     errors_cleared: int = 0
+    files_removed: int = 0  # rows of files that left their repository
     sources: list[SourceResult] = field(default_factory=list)
 
     def by_source_kind(self) -> dict[str, dict[str, int]]:
@@ -123,8 +124,22 @@ class Crawler:
             rows = [d.row(crawled_at) for r in report.sources for d in r.documents if d.table == name]
             frame = pl.DataFrame(rows, schema=spec.schema) if rows else spec.empty()
             report.tables[name] = self.lake.upsert(spec, frame)
+        report.files_removed = self._remove_deleted_files(report)
         error_rows = [row for r in report.sources for row in r.error_rows(crawled_at)]
         report.errors = self.lake.upsert(CRAWL_ERRORS, pl.DataFrame(error_rows, schema=CRAWL_ERRORS.schema))
         failing = {row["id"] for row in error_rows}
         recovered = {sha256(f"{r.author_id}\n{url}") for r in report.sources for url in r.succeeded_urls}
         report.errors_cleared = self.lake.delete(CRAWL_ERRORS, sorted(recovered - failing))
+
+    def _remove_deleted_files(self, report: CrawlReport) -> int:
+        """Files gone from a repository read whole this run leave raw_repositories, so they leave downstream too."""
+        current = {repo: ids for r in report.sources for repo, ids in r.complete_repositories.items()}
+        if not current:
+            return 0
+        stored = self.lake.read(RAW_REPOSITORIES, columns=["id", "metadata"])
+        gone = [
+            row_id
+            for row_id, meta in stored.iter_rows()
+            if (repository := json.loads(meta or "{}").get("repository")) in current and row_id not in current[repository]
+        ]
+        return self.lake.delete(RAW_REPOSITORIES, gone)

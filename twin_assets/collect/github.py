@@ -244,8 +244,9 @@ class RepositoryCollector:
                     _git("log", "-1", "--format=%cI", cwd=str(root), timeout_s=30).strip()))
             files, skipped = repository_files(root, self.max_file_bytes)
         result.skipped.update(skipped)
-        for path, text in files:
-            result.documents.append(self._document(result, repository, commit, committed_at, path, text))
+        documents = [self._document(result, repository, commit, committed_at, path, text) for path, text in files]
+        result.documents.extend(documents)
+        result.complete_repositories[repository.url] = {d.id for d in documents}
         result.succeeded_urls.append(repository.url)
 
     def _document(self, result: SourceResult, repository: Repository, commit: str | None,

@@ -84,6 +84,8 @@ class SourceResult:
     not_modified: int = 0  # skipped without download: conditional request or unchanged commit
     succeeded_urls: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # files or entries left out on purpose, by reason
+    # Repositories read whole this run: repository URL -> ids of the files it holds now.
+    complete_repositories: dict[str, set[str]] = field(default_factory=dict)
 
     def fail(self, failure: CrawlFailure) -> None:
         if not failure.url:

@@ -36,7 +36,6 @@ class SourceKind(str, Enum):
 
 
 EXPORT_KINDS = frozenset({SourceKind.linkedin_export, SourceKind.substack_export, SourceKind.medium_export})
-REPOSITORY_KINDS = frozenset({SourceKind.github, SourceKind.git})
 
 
 def _is_url(value: str) -> bool:

@@ -92,8 +92,12 @@ def _parse_time(value: str | None) -> datetime | None:
     return None
 
 
-def _text_of(markup: str, xpath: str) -> str | None:
-    found = lxml_html.fromstring(markup).xpath(xpath) if markup.strip() else []
+def _parse(markup: str):
+    return lxml_html.fromstring(markup if markup.strip() else "<html></html>")
+
+
+def _text_of(root, xpath: str) -> str | None:
+    found = root.xpath(xpath)
     if not found:
         return None
     node = found[0]
@@ -193,10 +197,10 @@ def read_linkedin_export(author_id: str, archive_path: str) -> SourceResult:
 
         def article(name: str) -> Document | None:
             markup = archive.read_text(name)
-            body = html_to_text(markup)
-            title = _text_of(markup, "//h1")
-            body = drop_title_heading(body, title)
-            published = _text_of(markup, "//p[contains(@class,'published')]") or ""
+            root = _parse(markup)
+            title = _text_of(root, "//h1")
+            body = drop_title_heading(html_to_text(markup), title)
+            published = _text_of(root, "//p[contains(@class,'published')]") or ""
             return _article(
                 archive, name, author_id, "linkedin", title, _strip_dateline(body),
                 _parse_time(published.replace("Published on", "").strip()), {"export_path": name},
@@ -264,17 +268,17 @@ def read_medium_export(author_id: str, archive_path: str) -> SourceResult:
             if PurePosixPath(name).name.startswith("draft_"):
                 return None
             markup = archive.read_text(name)
-            root = lxml_html.fromstring(markup)
+            root = _parse(markup)
             body_nodes = root.xpath("//section[@data-field='body']")
             if not body_nodes:
                 raise CrawlFailure("bad_layout", "no <section data-field='body'> in the story", archive.member_url(name))
             body = html_to_text(lxml_html.tostring(body_nodes[0], encoding="unicode"))
-            title = _text_of(markup, "//h1[contains(@class,'p-name')]") or _text_of(markup, "//title")
+            title = _text_of(root, "//h1[contains(@class,'p-name')]") or _text_of(root, "//title")
             body = drop_title_heading(body, title)
             return _article(
                 archive, name, author_id, "medium", title, body,
-                _parse_time(_text_of(markup, "//time[contains(@class,'dt-published')]/@datetime")),
-                {"export_path": name}, url=_text_of(markup, "//a[contains(@class,'p-canonical')]/@href"),
+                _parse_time(_text_of(root, "//time[contains(@class,'dt-published')]/@datetime")),
+                {"export_path": name}, url=_text_of(root, "//a[contains(@class,'p-canonical')]/@href"),
             )
 
         _read_each(result, stories, archive, story)

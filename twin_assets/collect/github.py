@@ -139,6 +139,11 @@ def _git(*args: str, cwd: str | None = None, timeout_s: float) -> str:
     return completed.stdout
 
 
+def _is_plain_folder(location: str) -> bool:
+    """A local folder that is not a git work tree: read as it is, with no commit."""
+    return Path(location).is_dir() and not (Path(location) / ".git").exists()
+
+
 def _clone_source(url: str) -> str:
     """Local paths are cloned through file:// so that --depth applies to them too."""
     return Path(url).resolve().as_uri() if urlparse(url).scheme == "" else url
@@ -201,8 +206,8 @@ class RepositoryCollector:
         return [Repository(url=location)]
 
     def head_commit(self, repository: Repository) -> str | None:
-        if Path(repository.url).is_dir() and not (Path(repository.url) / ".git").exists():
-            return None  # a plain folder has no commit
+        if _is_plain_folder(repository.url):
+            return None
         output = _git("ls-remote", _clone_source(repository.url), "HEAD", timeout_s=self.git_timeout_s)
         return output.split()[0] if output.strip() else None
 
@@ -224,7 +229,7 @@ class RepositoryCollector:
         return result
 
     def _collect_repository(self, result: SourceResult, repository: Repository, known_commits: dict[str, str]) -> None:
-        local_folder = Path(repository.url).is_dir() and not (Path(repository.url) / ".git").exists()
+        local_folder = _is_plain_folder(repository.url)
         if not local_folder and urlparse(repository.url).scheme == "" and not Path(repository.url).exists():
             raise CrawlFailure("git_error", f"no repository or folder at {repository.url}", repository.url)
         commit = self.head_commit(repository)

@@ -104,3 +104,18 @@ def test_linkedin_shares_without_commentary_column(tmp_path):
     (export / "Shares.csv").write_text("Date,ShareLink,Text\n2025-01-01,https://x,hello\n")
     [failure] = read_linkedin_export("mara", str(export)).failures
     assert failure.kind == "bad_layout" and "ShareCommentary" in failure.message
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_oversized_member_is_refused_the_same_way_from_folder_and_zip(tmp_path, monkeypatch, as_zip):
+    from twin_assets.collect import exports
+
+    export = tmp_path / "substack"
+    shutil.copytree(DEMO_EXPORTS / "substack", export)
+    oversized = export / "posts" / "101.notes-from-a-data-on-call-week.html"
+    oversized.write_text(oversized.read_text() + "<p>" + "padding " * 300 + "</p>")
+    path = zipped(export, tmp_path / "ss.zip") if as_zip else export
+    monkeypatch.setattr(exports, "MAX_MEMBER_BYTES", 1_500)
+    result = read_substack_export("mara", str(path))
+    assert [(f.kind, f.url.rsplit("/", 1)[-1]) for f in result.failures] == [("too_large", oversized.name)]
+    assert len(result.documents) == 4

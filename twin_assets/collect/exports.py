@@ -52,12 +52,11 @@ class Archive:
 
     def read(self, name: str) -> bytes:
         try:
-            if self._zip is None:
-                return (Path(self.path) / name).read_bytes()[:MAX_MEMBER_BYTES]
-            info = self._zip.getinfo(name)
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise CrawlFailure("too_large", f"{name} is {info.file_size} bytes", self.member_url(name))
-            return self._zip.read(name)
+            member = Path(self.path) / name
+            size = member.stat().st_size if self._zip is None else self._zip.getinfo(name).file_size
+            if size > MAX_MEMBER_BYTES:
+                raise CrawlFailure("too_large", f"{name} is {size} bytes", self.member_url(name))
+            return member.read_bytes() if self._zip is None else self._zip.read(name)
         except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
             raise CrawlFailure("bad_archive", f"cannot read {name}: {exc}", self.member_url(name)) from None
 

@@ -14,6 +14,7 @@ import pytest
 
 from twin_assets.collect.http import FetchPolicy
 from twin_assets.lake import Lake
+from twin_assets.settings import TwinConfig, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -132,3 +133,8 @@ def git(*args: str, cwd: Path) -> str:
         ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", *args],
         cwd=cwd, check=True, capture_output=True, text=True,
     ).stdout
+
+
+def author_config(*sources) -> TwinConfig:
+    """A config with one author, 'jane', holding the given sources."""
+    return parse_config({"authors": [{"id": "jane", "name": "Jane", "sources": list(sources)}]}, Path.cwd())

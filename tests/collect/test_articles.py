@@ -1,15 +1,13 @@
 import json
-from pathlib import Path
 
 import pytest
 
 from tests import pages
-from tests.conftest import Route
+from tests.conftest import Route, author_config
 from twin_assets.collect.articles import ArticleCollector, extract_article, known_feed_url
 from twin_assets.collect.crawl import CrawlOptions, Crawler
 from twin_assets.collect.http import Fetcher
 from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES
-from twin_assets.settings import parse_config
 
 
 def test_extraction_keeps_paragraphs_lists_code_and_emoji():
@@ -59,10 +57,6 @@ def test_single_article_url_is_collected_without_a_second_download(site, policy)
     assert len(site.hits("/one")) == 1
 
 
-def _config(*sources):
-    return parse_config({"authors": [{"id": "jane", "name": "Jane", "sources": list(sources)}]}, Path.cwd())
-
-
 @pytest.fixture
 def blog(site):
     """A feed whose entries cover what crawlers meet: good, redirected, broken and hostile pages."""
@@ -91,7 +85,7 @@ def blog(site):
 
 def test_crawl_stores_good_articles_and_records_every_failure(blog, policy, lake):
     crawler = Crawler(lake, CrawlOptions(policy=policy))
-    report = crawler.run(_config(blog.url("/feed.xml")))
+    report = crawler.run(author_config(blog.url("/feed.xml")))
 
     stored = lake.read(RAW_ARTICLES)
     assert sorted(stored["title"]) == ["Broken markup", "Good post", "Moved post"]
@@ -113,10 +107,10 @@ def test_crawl_stores_good_articles_and_records_every_failure(blog, policy, lake
 
 def test_rerun_is_idempotent_and_uses_conditional_requests(blog, policy, lake):
     crawler = Crawler(lake, CrawlOptions(policy=policy))
-    crawler.run(_config(blog.url("/feed.xml")))
+    crawler.run(author_config(blog.url("/feed.xml")))
     version = lake.version(RAW_ARTICLES)
 
-    report = crawler.run(_config(blog.url("/feed.xml")))
+    report = crawler.run(author_config(blog.url("/feed.xml")))
     assert lake.version(RAW_ARTICLES) == version
     assert report.tables["raw_articles"].written == 0
     assert lake.read(RAW_ARTICLES).height == 3
@@ -127,11 +121,11 @@ def test_rerun_is_idempotent_and_uses_conditional_requests(blog, policy, lake):
 
 def test_changed_article_is_updated_and_recovered_source_leaves_crawl_errors(blog, policy, lake):
     crawler = Crawler(lake, CrawlOptions(policy=policy))
-    crawler.run(_config(blog.url("/feed.xml")))
+    crawler.run(author_config(blog.url("/feed.xml")))
     blog.routes["/posts/final"] = Route(body=pages.article("Moved post", "<p>" + pages.PARAGRAPH * 4 + " Revised.</p>"))
     blog.routes["/posts/gone"] = Route(body=pages.article("Back again"))
 
-    report = crawler.run(_config(blog.url("/feed.xml")))
+    report = crawler.run(author_config(blog.url("/feed.xml")))
     assert report.tables["raw_articles"].updated == 1 and report.tables["raw_articles"].inserted == 1
     stored = lake.read(RAW_ARTICLES)
     assert "Revised." in stored.filter(stored["title"] == "Moved post")["content"][0]
@@ -141,11 +135,11 @@ def test_changed_article_is_updated_and_recovered_source_leaves_crawl_errors(blo
 
 def test_a_failing_source_loses_nothing_already_stored(blog, policy, lake):
     crawler = Crawler(lake, CrawlOptions(policy=policy))
-    crawler.run(_config(blog.url("/feed.xml")))
+    crawler.run(author_config(blog.url("/feed.xml")))
     before = lake.read(RAW_ARTICLES).sort("id")
 
     blog.routes["/feed.xml"] = Route(status=500, body="down")
-    crawler.run(_config(blog.url("/feed.xml")))
+    crawler.run(author_config(blog.url("/feed.xml")))
     assert lake.read(RAW_ARTICLES).sort("id").equals(before)
     errors = lake.read(CRAWL_ERRORS)
     assert errors.filter(errors["url"] == blog.url("/feed.xml"))["kind"].to_list() == ["http_error"]
@@ -154,7 +148,7 @@ def test_a_failing_source_loses_nothing_already_stored(blog, policy, lake):
 def test_one_bad_source_does_not_stop_the_others(site, policy, lake):
     site.routes["/a"] = Route(body=pages.article("Survivor"))
     report = Crawler(lake, CrawlOptions(policy=policy)).run(
-        _config(site.url("/nowhere"), "http://127.0.0.1:9/refused", site.url("/a"))
+        author_config(site.url("/nowhere"), "http://127.0.0.1:9/refused", site.url("/a"))
     )
     assert lake.read(RAW_ARTICLES)["title"].to_list() == ["Survivor"]
     assert report.error_kinds() == {"connection": 1, "http_404": 1}

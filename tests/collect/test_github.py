@@ -3,11 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Route, git
+from tests.conftest import Route, author_config, git
 from twin_assets.collect.crawl import CrawlOptions, Crawler
 from twin_assets.collect.github import RepositoryCollector, skip_reason
 from twin_assets.lake import CRAWL_ERRORS, RAW_REPOSITORIES
-from twin_assets.settings import parse_config
 
 
 def make_repository(root: Path) -> Path:
@@ -34,10 +33,6 @@ def make_repository(root: Path) -> Path:
     return root
 
 
-def _config(*sources):
-    return parse_config({"authors": [{"id": "jane", "name": "Jane", "sources": list(sources)}]}, Path.cwd())
-
-
 @pytest.mark.parametrize(
     ("path", "data", "reason"),
     [
@@ -59,7 +54,7 @@ def test_skip_reasons(path, data, reason):
 
 def test_local_repository_one_row_per_text_file(tmp_path, policy, lake):
     repo = make_repository(tmp_path / "tools")
-    report = Crawler(lake, CrawlOptions(policy=policy)).run(_config(str(repo)))
+    report = Crawler(lake, CrawlOptions(policy=policy)).run(author_config(str(repo)))
     stored = lake.read(RAW_REPOSITORIES)
     assert sorted(stored["title"]) == ["README.md", "tools/cli.py", "tools/core.py"]
     core = stored.filter(stored["title"] == "tools/core.py").row(0, named=True)
@@ -73,10 +68,10 @@ def test_local_repository_one_row_per_text_file(tmp_path, policy, lake):
 def test_unchanged_commit_is_not_cloned_again_and_a_new_commit_updates(tmp_path, policy, lake):
     repo = make_repository(tmp_path / "tools")
     crawler = Crawler(lake, CrawlOptions(policy=policy))
-    crawler.run(_config(str(repo)))
+    crawler.run(author_config(str(repo)))
     version = lake.version(RAW_REPOSITORIES)
 
-    again = crawler.run(_config(str(repo)))
+    again = crawler.run(author_config(str(repo)))
     assert again.by_source_kind()["git"]["not_modified"] == 1
     assert again.by_source_kind()["git"]["documents"] == 0
     assert lake.version(RAW_REPOSITORIES) == version
@@ -86,7 +81,7 @@ def test_unchanged_commit_is_not_cloned_again_and_a_new_commit_updates(tmp_path,
     (repo / "tools" / "cli.py").unlink()
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "second", cwd=repo)
-    changed = crawler.run(_config(str(repo)))
+    changed = crawler.run(author_config(str(repo)))
     assert changed.tables["raw_repositories"].updated == 1
     assert changed.tables["raw_repositories"].inserted == 1
     assert changed.files_removed == 1
@@ -122,7 +117,7 @@ def test_github_user_lists_repositories_through_the_api(tmp_path, site, policy, 
     )
     monkeypatch.setenv("GITHUB_TOKEN", "test-token-123")
     options = CrawlOptions(policy=policy, github_api_url=site.base, github_token="test-token-123")
-    report = Crawler(lake, options).run(_config("https://github.com/jane"))
+    report = Crawler(lake, options).run(author_config("https://github.com/jane"))
     stored = lake.read(RAW_REPOSITORIES)
     assert stored.height == 6 and not report.error_kinds()
     assert set(stored["platform"]) == {"github"}
@@ -135,7 +130,7 @@ def test_api_and_clone_failures_are_recorded(tmp_path, site, policy, lake):
     site.routes["/users/ghost/repos?per_page=100&type=owner&sort=full_name"] = Route(status=500, body="{}")
     options = CrawlOptions(policy=policy, github_api_url=site.base)
     report = Crawler(lake, options).run(
-        _config("https://github.com/ghost", str(tmp_path / "missing"), {"kind": "git", "url": site.url("/not-a-repo.git")})
+        author_config("https://github.com/ghost", str(tmp_path / "missing"), {"kind": "git", "url": site.url("/not-a-repo.git")})
     )
     assert report.error_kinds() == {"git_error": 2, "http_error": 1}
     assert lake.read(CRAWL_ERRORS).height == 3

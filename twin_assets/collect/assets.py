@@ -17,16 +17,17 @@ COLLECT_GROUP = "collect"
 class CrawlerResource(dg.ConfigurableResource):
     """How politely and how far the crawler reaches. The GitHub token is read from GITHUB_TOKEN."""
 
+    # Defaults come from the domain dataclasses, so they are stated once.
     user_agent: str = DEFAULT_USER_AGENT
-    timeout_s: float = 20.0
-    max_page_bytes: int = 5_000_000
-    retries: int = 3
-    backoff_s: float = 1.0
-    concurrency: int = 4
-    respect_robots: bool = True
-    min_article_chars: int = 200
-    github_api_url: str = "https://api.github.com"
-    max_file_bytes: int = 200_000
+    timeout_s: float = FetchPolicy.timeout_s
+    max_page_bytes: int = FetchPolicy.max_bytes
+    retries: int = FetchPolicy.retries
+    backoff_s: float = FetchPolicy.backoff_s
+    concurrency: int = FetchPolicy.concurrency
+    respect_robots: bool = FetchPolicy.respect_robots
+    min_article_chars: int = CrawlOptions.min_article_chars
+    github_api_url: str = CrawlOptions.github_api_url
+    max_file_bytes: int = CrawlOptions.max_file_bytes
 
     def options(self) -> CrawlOptions:
         policy = FetchPolicy(
@@ -115,7 +116,8 @@ def raw_collection(
     store = lake.lake()
     report = Crawler(store, crawler.options()).run(twin_config.load(), config.authors or None)
     by_kind = report.by_source_kind()
-    context.log.info(f"collected by source kind: {by_kind}; errors: {report.error_kinds()}")
+    error_kinds = report.error_kinds()
+    context.log.info(f"collected by source kind: {by_kind}; errors: {error_kinds}")
     for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES):
         yield dg.MaterializeResult(asset_key=spec.name, metadata=_document_metadata(store, spec, report))
     errors = store.read(CRAWL_ERRORS)
@@ -123,8 +125,8 @@ def raw_collection(
         asset_key=CRAWL_ERRORS.name,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(errors.height),
-            "failed_this_run": sum(report.error_kinds().values()),
-            "errors_by_kind_this_run": dg.MetadataValue.json(report.error_kinds()),
+            "failed_this_run": sum(error_kinds.values()),
+            "errors_by_kind_this_run": dg.MetadataValue.json(error_kinds),
             "cleared": report.errors_cleared,
             "by_source_kind": dg.MetadataValue.json(by_kind),
             "skipped_files": dg.MetadataValue.json(report.skipped_reasons()),

@@ -56,10 +56,10 @@ class Source(BaseModel):
             return value
         value = value.strip()
         if _is_url(value):
-            host = urlparse(value).hostname or ""
-            kind = SourceKind.github if host in GITHUB_HOSTS else SourceKind.web
-            if value.endswith(".git"):
-                kind = SourceKind.git if host not in GITHUB_HOSTS else SourceKind.github
+            if (urlparse(value).hostname or "") in GITHUB_HOSTS:
+                kind = SourceKind.github
+            else:
+                kind = SourceKind.git if value.endswith(".git") else SourceKind.web
             return {"kind": kind, "url": value}
         if value.endswith(".zip"):
             raise ValueError(

@@ -91,9 +91,9 @@ class Lake:
             return UpsertResult(len(rows), 0, 0, self.version(spec))
 
         compared = [spec.key] + ([spec.compare_on] if spec.compare_on else [])
-        stored = self.read(spec, columns=compared)
+        stored = self.read(spec, columns=compared).with_columns(pl.lit(True).alias("__present"))
         joined = rows.join(stored, on=spec.key, how="left", suffix="__stored")
-        is_new = ~pl.col(spec.key).is_in(stored[spec.key].implode())
+        is_new = pl.col("__present").is_null()
         if spec.compare_on:
             stored_value = pl.col(f"{spec.compare_on}__stored")
             is_changed = ~is_new & stored_value.ne_missing(pl.col(spec.compare_on))

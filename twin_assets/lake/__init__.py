@@ -2,7 +2,9 @@
 
 from twin_assets.lake.store import Lake, LakeError, UpsertResult
 from twin_assets.lake.tables import (
+    CLEANED_DOCUMENTS,
     CRAWL_ERRORS,
+    LAKE_TABLES,
     RAW_ARTICLES,
     RAW_DOCUMENT_TABLES,
     RAW_POSTS,
@@ -11,7 +13,9 @@ from twin_assets.lake.tables import (
 )
 
 __all__ = [
+    "CLEANED_DOCUMENTS",
     "CRAWL_ERRORS",
+    "LAKE_TABLES",
     "RAW_ARTICLES",
     "RAW_DOCUMENT_TABLES",
     "RAW_POSTS",

@@ -27,10 +27,11 @@ class UpsertResult:
     updated: int
     unchanged: int
     version: int | None  # the table's version after the upsert; None if the table does not exist
+    deleted: int = 0
 
     @property
     def written(self) -> int:
-        return self.inserted + self.updated
+        return self.inserted + self.updated + self.deleted
 
 
 class Lake:
@@ -90,13 +91,12 @@ class Lake:
             write_deltalake(self.uri(spec), rows.to_arrow(), mode="append", storage_options=self.storage_options)
             return UpsertResult(len(rows), 0, 0, self.version(spec))
 
-        compared = [spec.key] + ([spec.compare_on] if spec.compare_on else [])
-        stored = self.read(spec, columns=compared).with_columns(pl.lit(True).alias("__present"))
+        stored = self.read(spec, columns=[spec.key, *spec.compare_on]).with_columns(pl.lit(True).alias("__present"))
         joined = rows.join(stored, on=spec.key, how="left", suffix="__stored")
         is_new = pl.col("__present").is_null()
         if spec.compare_on:
-            stored_value = pl.col(f"{spec.compare_on}__stored")
-            is_changed = ~is_new & stored_value.ne_missing(pl.col(spec.compare_on))
+            differs = pl.any_horizontal(pl.col(f"{c}__stored").ne_missing(pl.col(c)) for c in spec.compare_on)
+            is_changed = ~is_new & differs
         else:
             is_changed = ~is_new
         flagged = joined.with_columns(is_new.alias("__new"), is_changed.alias("__changed"))
@@ -119,6 +119,15 @@ class Lake:
             .execute()
         )
         return UpsertResult(inserted, updated, unchanged, self.version(spec))
+
+    def replace(self, spec: TableSpec, rows: pl.DataFrame) -> UpsertResult:
+        """Make the table hold exactly `rows`: upsert them, then delete every other key.
+        Unchanged rows are not rewritten, so replacing with the same rows makes no commit."""
+        result = self.upsert(spec, rows)
+        stored_keys = self.read(spec, columns=[spec.key])[spec.key]
+        gone = stored_keys.filter(~stored_keys.is_in(rows[spec.key].implode())).to_list()
+        deleted = self.delete(spec, gone)
+        return UpsertResult(result.inserted, result.updated, result.unchanged, self.version(spec), deleted)
 
     def delete(self, spec: TableSpec, keys: list[str]) -> int:
         """Delete rows by key in one commit; returns how many were removed."""

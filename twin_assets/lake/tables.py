@@ -40,8 +40,8 @@ class TableSpec:
     layer: str
     schema: dict[str, pl.DataType]
     key: str = "id"
-    # Rows whose `compare_on` value is unchanged are not rewritten; None rewrites every matched row.
-    compare_on: str | None = "content_hash"
+    # Rows whose `compare_on` values are all unchanged are not rewritten; () rewrites every matched row.
+    compare_on: tuple[str, ...] = ("content_hash",)
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
@@ -50,6 +50,33 @@ class TableSpec:
 RAW_ARTICLES = TableSpec("raw_articles", "raw", DOCUMENT_SCHEMA)
 RAW_POSTS = TableSpec("raw_posts", "raw", DOCUMENT_SCHEMA)
 RAW_REPOSITORIES = TableSpec("raw_repositories", "raw", DOCUMENT_SCHEMA)
-CRAWL_ERRORS = TableSpec("crawl_errors", "raw", CRAWL_ERROR_SCHEMA, compare_on=None)
+CRAWL_ERRORS = TableSpec("crawl_errors", "raw", CRAWL_ERROR_SCHEMA, compare_on=())
 
 RAW_DOCUMENT_TABLES = {spec.name: spec for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES)}
+
+CLEANED_DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "author_id": pl.String(),
+    "platform": pl.String(),
+    "category": pl.String(),
+    "url": pl.String(),  # tracking parameters removed
+    "title": pl.String(),
+    "text": pl.String(),  # cleaned text
+    "published_at": UTC_TIMESTAMP,
+    "crawled_at": UTC_TIMESTAMP,
+    "content_hash": pl.String(),  # sha256 of `text`
+    "language": pl.String(),  # ISO 639-1 of prose; null for code and very short texts
+    "word_count": pl.Int64(),
+    "duplicate_urls": pl.List(pl.String()),  # where the same piece was cross-posted
+    "metadata": pl.String(),  # the raw row's metadata JSON
+}
+
+# A row changes when any cleaned field does, e.g. a new cross-post adds to duplicate_urls.
+CLEANED_DOCUMENTS = TableSpec(
+    "cleaned_documents",
+    "clean",
+    CLEANED_DOCUMENT_SCHEMA,
+    compare_on=tuple(c for c in CLEANED_DOCUMENT_SCHEMA if c not in ("id", "crawled_at")),
+)
+
+LAKE_TABLES = {spec.name: spec for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS)}

@@ -1,0 +1,1 @@
+{{ stage_documents('raw_posts') }}

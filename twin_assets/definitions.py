@@ -1,16 +1,20 @@
-"""The Dagster code location: the one place that assembles assets, jobs, schedules and resources."""
+"""The Dagster code location: the one place that assembles assets, checks, jobs, schedules and resources."""
 
 import os
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from dagster_dbt import DbtCliResource
 
+from twin_assets.clean.assets import dbt_executable, twin_dbt_models, twin_dbt_project
 from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
+from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
 from twin_assets.resources import LakeResource, TwinConfigResource
 from twin_assets.settings import config_path, twin_home
 
 defs = dg.Definitions(
-    assets=[raw_collection],
+    assets=[raw_collection, twin_dbt_models],
+    asset_checks=[raw_expectations, cleaned_documents_expectations],
     jobs=[collect_job],
     schedules=[daily_collection],
     resources={
@@ -20,5 +24,6 @@ defs = dg.Definitions(
         ),
         "crawler": CrawlerResource(),
         "twin_config": TwinConfigResource(path=config_path()),
+        "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },
 )

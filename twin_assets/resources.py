@@ -1,11 +1,13 @@
 """Resources every stage shares: the lake and the twin config."""
 
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from twin_assets.lake import Lake, TableSpec
-from twin_assets.settings import TwinConfig, load_config
+from twin_assets.settings import TwinConfig, load_config, local_state_dir
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -29,6 +31,15 @@ class LakeResource(dg.ConfigurableResource):
 
     def table_uri(self, spec: TableSpec) -> str:
         return self.lake().uri(spec)
+
+    def local_dir(self, name: str) -> Path:
+        """A folder on local disk for state beside the lake: the DuckDB warehouse, Data Docs."""
+        return local_state_dir(self.root) / name
+
+    def environment(self) -> dict[str, str]:
+        """What a subprocess (dbt) needs to find the lake: the root, the warehouse, the S3 endpoint.
+        Credentials are not here; the subprocess inherits them from the environment."""
+        return {"TWIN_HOME": self.root, "TWIN_WAREHOUSE": str(self.local_dir("warehouse")), **self.storage_options()}
 
 
 class TwinConfigResource(dg.ConfigurableResource):

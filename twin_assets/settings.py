@@ -7,6 +7,7 @@ loaded, with the offending field named, so a bad config never reaches a crawl.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from enum import Enum
@@ -99,6 +100,8 @@ class Author(BaseModel):
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
+    # ISO 639-1 code of the language the author writes in; the quality checks expect their prose in it.
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     sources: tuple[Source, ...] = ()
 
     @field_validator("id")
@@ -170,6 +173,15 @@ def twin_home() -> str:
     """The one storage root: a local directory or an s3:// prefix."""
     home = os.environ.get("TWIN_HOME", DEFAULT_TWIN_HOME)
     return home if home.startswith("s3://") else str(Path(home).resolve())
+
+
+def local_state_dir(root: str) -> Path:
+    """Where state that must sit on local disk lives (the DuckDB warehouse, Data Docs): the root
+    itself, or for an s3:// root a per-root folder in the user's cache."""
+    if not root.startswith("s3://"):
+        return Path(root)
+    digest = hashlib.sha256(root.encode()).hexdigest()[:12]
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-twin" / digest
 
 
 def config_path() -> str:

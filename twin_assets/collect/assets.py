@@ -9,6 +9,7 @@ import polars as pl
 from twin_assets.collect.crawl import CrawlOptions, Crawler, CrawlReport
 from twin_assets.collect.http import DEFAULT_USER_AGENT, FetchPolicy
 from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, Lake, TableSpec
+from twin_assets.metadata import counts_by, markdown_sample
 from twin_assets.resources import LakeResource, TwinConfigResource
 
 COLLECT_GROUP = "collect"
@@ -53,15 +54,6 @@ class CollectConfig(dg.Config):
     authors: list[str] = []  # empty: every author in twin.yaml
 
 
-def _sample_markdown(frame: pl.DataFrame, columns: list[str], limit: int = 5) -> str:
-    rows = frame.head(limit).select(columns).to_dicts()
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = [str(row[c] if row[c] is not None else "")[:80].replace("|", "\\|").replace("\n", " ") for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def _document_metadata(lake: Lake, spec: TableSpec, report: CrawlReport) -> dict:
     outcome = report.tables[spec.name]
     stored = lake.read(spec)
@@ -74,13 +66,9 @@ def _document_metadata(lake: Lake, spec: TableSpec, report: CrawlReport) -> dict
         **({"removed": report.files_removed} if spec is RAW_REPOSITORIES else {}),
         "delta_version": dg.MetadataValue.int(version) if version is not None else None,
         "path": dg.MetadataValue.path(lake.uri(spec)),
-        "rows_by_author": dg.MetadataValue.json(
-            dict(stored.group_by("author_id").len().sort("author_id").iter_rows()) if stored.height else {}
-        ),
-        "rows_by_platform": dg.MetadataValue.json(
-            dict(stored.group_by("platform").len().sort("platform").iter_rows()) if stored.height else {}
-        ),
-        "sample": dg.MetadataValue.md(_sample_markdown(stored.sort("crawled_at", descending=True), ["title", "url", "platform"])),
+        "rows_by_author": dg.MetadataValue.json(counts_by(stored, "author_id")),
+        "rows_by_platform": dg.MetadataValue.json(counts_by(stored, "platform")),
+        "sample": dg.MetadataValue.md(markdown_sample(stored.sort("crawled_at", descending=True), ["title", "url", "platform"])),
     }
 
 
@@ -131,7 +119,7 @@ def raw_collection(
             "by_source_kind": dg.MetadataValue.json(by_kind),
             "skipped_files": dg.MetadataValue.json(report.skipped_reasons()),
             "path": dg.MetadataValue.path(store.uri(CRAWL_ERRORS)),
-            "sample": dg.MetadataValue.md(_sample_markdown(errors.sort("occurred_at", descending=True), ["url", "kind", "message"])),
+            "sample": dg.MetadataValue.md(markdown_sample(errors.sort("occurred_at", descending=True), ["url", "kind", "message"])),
         },
     )
 

@@ -1,0 +1,124 @@
+"""Cleaning assets: the dbt project in twin_dbt/ as Dagster assets, raw_* -> stg_* -> cleaned_documents.
+
+dbt tests become asset checks. Each raw source maps to its raw_* asset, so lineage runs unbroken
+from the crawl through the models; the lake plugin (duckdb_plugin.py) writes cleaned_documents
+back to the lake as a Delta table.
+"""
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from twin_assets.clean.report import cleaning_summary, row_counts
+from twin_assets.lake import CLEANED_DOCUMENTS
+from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.resources import LakeResource
+
+CLEAN_GROUP = "clean"
+CLEANED_KEY = dg.AssetKey(CLEANED_DOCUMENTS.name)
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "twin_dbt"
+
+twin_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    project_files = [
+        path
+        for path in DBT_PROJECT_DIR.rglob("*")
+        if path.suffix in {".sql", ".yml", ".yaml"} and not {"target", "logs"} & set(path.relative_to(DBT_PROJECT_DIR).parts)
+    ]
+    return any(path.stat().st_mtime > built for path in project_files)
+
+
+# `dbt parse` runs only when a model or YAML file changed since the manifest was written, so
+# loading the definitions stays fast and never serves a stale graph.
+if _manifest_is_stale(twin_dbt_project):
+    twin_dbt_project.preparer.prepare(twin_dbt_project)
+
+
+def dbt_executable() -> str:
+    """The dbt beside this Python (the project's virtualenv), which need not be on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
+class TwinDbtTranslator(DagsterDbtTranslator):
+    """Plain table names as asset keys (sources become the raw_* assets) and one `clean` group."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return CLEAN_GROUP
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if self.get_resource_props(manifest, unique_id).get("config", {}).get("plugin") == "lake":
+            spec = spec.merge_attributes(kinds={"delta"})
+        return spec
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a subprocess started inside the block, then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _cleaned_documents_metadata(lake: LakeResource) -> dict[str, Any]:
+    store = lake.lake()
+    stored = store.read(CLEANED_DOCUMENTS)
+    summary = cleaning_summary(lake.local_dir("warehouse"))
+    version = store.version(CLEANED_DOCUMENTS)
+    return {
+        "documents_in": summary.documents_in,
+        "documents_out": summary.documents_out,
+        "dropped_by_reason": dg.MetadataValue.json(summary.dropped_by_reason),
+        "dropped_examples": dg.MetadataValue.json(summary.dropped_examples),
+        "cross_posted_pieces": summary.cross_posted,
+        "rows_by_category": dg.MetadataValue.json(counts_by(stored, "category")),
+        "rows_by_platform": dg.MetadataValue.json(counts_by(stored, "platform")),
+        "delta_version": dg.MetadataValue.int(version) if version is not None else None,
+        "path": dg.MetadataValue.path(store.uri(CLEANED_DOCUMENTS)),
+        "sample": dg.MetadataValue.md(markdown_sample(stored.sort("published_at", descending=True), ["title", "url", "word_count"])),
+    }
+
+
+@dbt_assets(
+    manifest=twin_dbt_project.manifest_path,
+    project=twin_dbt_project,
+    dagster_dbt_translator=TwinDbtTranslator(),
+)
+def twin_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    """Runs `dbt build`: models and their tests, in dependency order."""
+    with _environment(lake.environment()):
+        invocation = dbt.cli(["build"], context=context)  # the subprocess takes the environment here
+    # Events are gathered first: the warehouse can be read only once dbt has let go of it.
+    events = list(invocation.stream())
+    outputs = {context.asset_key_for_output(e.output_name): e for e in events if isinstance(e, dg.Output)}
+    counts = row_counts(lake.local_dir("warehouse"), [key.to_user_string() for key in outputs])
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            extra = {"dagster/row_count": counts.get(key.to_user_string())}
+            if key == CLEANED_KEY:
+                extra.update(_cleaned_documents_metadata(lake))
+            event = event.with_metadata({**event.metadata, **extra})
+        yield event

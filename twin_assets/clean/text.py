@@ -34,7 +34,7 @@ _BREAK_TAG = re.compile(r"<\s*(br|/p|p|/div|div|/li|hr)\b[^<>]*>", re.IGNORECASE
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(\s+[^<>]*)?/?>")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
-_URL = re.compile(r"https?://[^\s<>()\[\]\"']+")
+_URL = re.compile(r"https?://[^\s<>()\[\]\"']*[^\s<>()\[\]\"'.,;:!?]")  # sentence punctuation is not part of it
 _TRACKING_PARAMS = frozenset(
     {
         "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi",

@@ -8,13 +8,13 @@ import re
 # The quality checks look for the same markers in stored text, in case one slipped through.
 BOT_CHALLENGE_PATTERN = (
     r"just a moment\.\.\.|checking your browser|cf-chl-|challenge-platform|attention required! \| cloudflare"
-    r"|enable javascript and cookies to continue|verify you are (a )?human|are you a robot|captcha-delivery"
+    r"|enable javascript and cookies to continue|verify you are (?:a )?human|are you a robot|captcha-delivery"
     r"|px-captcha|g-recaptcha|h-captcha|ddos protection by"
 )
 _BOT_CHALLENGE = re.compile(BOT_CHALLENGE_PATTERN, re.IGNORECASE)
 # An error page stored as if it were a document: its text opens with the status.
 ERROR_PAGE_PATTERN = (
-    r"^\s*(error\s*)?((400|401|403|404|410|429|500|502|503|504)[\s:-]*(bad request|unauthorized|forbidden"
+    r"^\s*(?:error\s*)?(?:(?:400|401|403|404|410|429|500|502|503|504)[\s:-]*(?:bad request|unauthorized|forbidden"
     r"|not found|gone|too many requests|internal server error|bad gateway|service unavailable|gateway timeout)"
     r"|page not found|internal server error|service unavailable|bad gateway|gateway timeout)\b"
 )

@@ -55,16 +55,16 @@ def test_demo_corpus_materializes_and_a_rerun_writes_nothing(tmp_path):
     assert result.success
     lake = resources["lake"].lake()
     counts = {spec.name: lake.read(spec).height for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, CRAWL_ERRORS)}
-    assert counts == {"raw_articles": 22, "raw_posts": 12, "raw_repositories": 10, "crawl_errors": 0}
+    assert counts == {"raw_articles": 23, "raw_posts": 14, "raw_repositories": 10, "crawl_errors": 0}
     metadata = result.asset_materializations_for_node("raw_collection")[0].metadata
-    assert metadata["dagster/row_count"].value == 22 and metadata["inserted"].value == 22
+    assert metadata["dagster/row_count"].value == 23 and metadata["inserted"].value == 23
     articles = lake.read(RAW_ARTICLES)
     assert set(articles["platform"]) == {"web", "medium", "substack", "linkedin"}
 
     versions = {spec.name: lake.version(spec) for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES)}
     again = dg.materialize([raw_collection], resources=resources)
     assert {spec.name: lake.version(spec) for spec in (RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES)} == versions
-    assert again.asset_materializations_for_node("raw_collection")[0].metadata["unchanged"].value == 22
+    assert again.asset_materializations_for_node("raw_collection")[0].metadata["unchanged"].value == 23
 
 
 def test_collecting_one_author_on_demand(tmp_path):
@@ -89,7 +89,7 @@ def test_twin_collect_command(tmp_path):
     out = subprocess.run([str(BIN / "twin"), "collect", "--author", "mara"], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "raw_posts          rows=12" in out.stdout
+    assert "raw_posts          rows=14" in out.stdout
     bad = subprocess.run([str(BIN / "twin"), "collect", "--author", "nobody"], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown author 'nobody'" in bad.stderr

@@ -30,7 +30,7 @@ def test_linkedin_export_posts_and_articles(tmp_path, as_zip):
     assert not result.failures
     posts = [d for d in result.documents if d.category == "post"]
     articles = [d for d in result.documents if d.category == "article"]
-    assert len(posts) == 12  # the bare reshare without commentary is left out
+    assert len(posts) == 14  # the bare reshare without commentary is left out
     assert len(articles) == 2
     numbered = next(p for p in posts if p.content.startswith("I asked our analysts"))
     assert "1. Not knowing which table is the right one\n2. Not knowing if it is fresh" in numbered.content
@@ -59,7 +59,7 @@ def test_substack_export_published_posts_only(tmp_path, as_zip):
 def test_medium_export_uses_canonical_urls_and_skips_drafts(tmp_path):
     result = read_medium_export("mara", str(zipped(DEMO_EXPORTS / "medium", tmp_path / "medium.zip")))
     assert not result.failures
-    assert len(result.documents) == 5
+    assert len(result.documents) == 6
     backfills = next(d for d in result.documents if d.title == "A short guide to backfills")
     assert backfills.url == "https://medium.com/@maralindqvist/a-short-guide-to-backfills-5b2d8f1c3e6a"
     assert "select partition_date, count(*)\nfrom orders" in backfills.content

@@ -7,7 +7,7 @@ from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from tests.lake.test_store import posts
-from twin_assets.lake import RAW_POSTS
+from twin_assets.lake import CLEANED_DOCUMENTS, RAW_POSTS
 from twin_assets.resources import LakeResource
 
 
@@ -40,11 +40,17 @@ def test_upsert_and_time_travel_on_s3(s3_endpoint):
     assert any(k.startswith("team/lake/raw/raw_posts/_delta_log/") for k in keys)
 
 
-def test_collection_assets_write_to_s3(s3_endpoint, tmp_path):
-    from tests.test_definitions import demo_resources
+def test_collection_and_cleaning_write_to_s3(s3_endpoint, tmp_path, monkeypatch):
+    from tests.test_pipeline import pipeline_resources
+    from twin_assets.clean.assets import twin_dbt_models
     from twin_assets.collect.assets import raw_collection
 
-    resources = demo_resources(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the local DuckDB warehouse of an s3 lake
+    resources = pipeline_resources(tmp_path)
     resources["lake"] = LakeResource(root="s3://twin/demo", s3=S3Resource(endpoint_url=s3_endpoint))
-    assert dg.materialize([raw_collection], resources=resources).success
-    assert resources["lake"].lake().read(RAW_POSTS).height == 12
+    assert dg.materialize([raw_collection, twin_dbt_models], resources=resources).success
+    lake = resources["lake"].lake()
+    assert lake.read(RAW_POSTS).height == 14
+    assert lake.read(CLEANED_DOCUMENTS).height == 45
+    assert lake.uri(CLEANED_DOCUMENTS) == "s3://twin/demo/lake/clean/cleaned_documents"
+    assert list((tmp_path / "cache" / "llm-twin").glob("*/warehouse/twin.duckdb"))

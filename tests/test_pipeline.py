@@ -1,0 +1,97 @@
+"""Collection through cleaning in Dagster: lineage, checks, blocking, incremental re-runs."""
+
+import shutil
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from tests.conftest import REPO_ROOT
+from tests.test_definitions import demo_resources
+from twin_assets.clean.assets import dbt_executable, twin_dbt_models, twin_dbt_project
+from twin_assets.collect.assets import raw_collection
+from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES
+from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
+
+PIPELINE = [raw_collection, twin_dbt_models, raw_expectations, cleaned_documents_expectations]
+
+
+def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
+    return {
+        **demo_resources(tmp_path, config),
+        "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
+    }
+
+
+def check_outcomes(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {
+        f"{e.asset_check_key.asset_key.to_user_string()}:{e.asset_check_key.name}": e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_the_graph_runs_from_raw_assets_through_staging_to_cleaned_documents():
+    from twin_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("stg_articles")).parent_keys == {dg.AssetKey("raw_articles")}
+    assert graph.get(dg.AssetKey("stg_repositories")).parent_keys == {dg.AssetKey("raw_repositories")}
+    assert graph.get(dg.AssetKey("int_documents")).parent_keys == {
+        dg.AssetKey(f"stg_{name}") for name in ("articles", "posts", "repositories")
+    }
+    cleaned = graph.get(dg.AssetKey("cleaned_documents"))
+    assert cleaned.parent_keys == {dg.AssetKey("int_documents")} and cleaned.group_name == "clean"
+    assert "delta" in cleaned.kinds
+    checks = {key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey("cleaned_documents")}
+    assert {"expectations", "unique_cleaned_documents_id", "not_null_cleaned_documents_text"} <= checks
+    for table in ("raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents"):
+        spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(table), "expectations"))
+        assert spec.blocking, table
+
+
+def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_the_version(tmp_path):
+    resources = pipeline_resources(tmp_path)
+    result = dg.materialize(PIPELINE, resources=resources)
+    assert result.success
+    outcomes = check_outcomes(result)
+    assert all(outcomes.values()), [name for name, passed in outcomes.items() if not passed]
+    assert {"raw_articles:expectations", "cleaned_documents:expectations",
+            "cleaned_documents:unique_cleaned_documents_id"} <= set(outcomes)
+
+    lake = resources["lake"].lake()
+    assert lake.read(CLEANED_DOCUMENTS).height == 45
+    metadata = next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("cleaned_documents")
+    )
+    assert metadata["documents_in"].value == 47 and metadata["documents_out"].value == 45
+    assert metadata["dropped_by_reason"].value == {"cross_posted_duplicate": 1, "too_short": 1}
+    assert metadata["dagster/row_count"].value == 45
+    docs = next(e for e in result.get_asset_check_evaluations() if e.asset_key == dg.AssetKey("cleaned_documents")
+                and e.check_name == "expectations").metadata["data_docs"].value
+    assert docs.startswith("file://") and docs.endswith("index.html")
+
+    version = lake.version(CLEANED_DOCUMENTS)
+    assert dg.materialize(PIPELINE, resources=resources).success
+    assert lake.version(CLEANED_DOCUMENTS) == version
+
+
+def test_a_failed_blocking_check_keeps_downstream_assets_from_materializing(tmp_path):
+    medium = tmp_path / "medium"
+    shutil.copytree(REPO_ROOT / "demo/exports/medium", medium)
+    post = next(medium.glob("posts/2024-10-02_*.html"))
+    post.write_text(post.read_text().replace('datetime="2024-10-02T09:30:00.000Z"', 'datetime="2099-10-02T09:30:00.000Z"'))
+    config = tmp_path / "twin.yaml"
+    config.write_text(f"authors:\n  - {{id: mara, name: Mara, sources: [{{kind: medium_export, path: {medium}}}]}}\n")
+    resources = pipeline_resources(tmp_path, config)
+
+    result = dg.materialize(PIPELINE, resources=resources, raise_on_error=False)
+    assert not result.success
+    failed = next(e for e in result.get_asset_check_evaluations()
+                  if e.asset_key == dg.AssetKey("raw_articles") and e.check_name == "expectations")
+    assert not failed.passed
+    assert "expect_column_values_to_be_between on published_at failed (1 rows)" in failed.metadata["failures"].value
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "raw_articles" in materialized and "cleaned_documents" not in materialized
+    assert not any(key.startswith("stg_") for key in materialized)
+    lake = resources["lake"].lake()
+    assert lake.read(RAW_ARTICLES).height == 6 and not lake.exists(CLEANED_DOCUMENTS)

@@ -7,7 +7,8 @@ from dagster_dbt import DbtCliResource
 
 from tests.conftest import REPO_ROOT
 from tests.test_definitions import demo_resources
-from twin_assets.clean.assets import dbt_executable, twin_dbt_models, twin_dbt_project
+from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
+from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import raw_collection
 from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES
 from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations

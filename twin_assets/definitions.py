@@ -6,7 +6,8 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 
-from twin_assets.clean.assets import dbt_executable, twin_dbt_models, twin_dbt_project
+from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
+from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
 from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
 from twin_assets.resources import LakeResource, TwinConfigResource

@@ -1,28 +1,20 @@
 """The dbt project, run for real (dbt-duckdb) over raw Delta tables written in a temporary lake."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.documents import ARTICLE, OTHER_ARTICLE, doc, frame
+from twin_assets.clean.dbt_cli import run_dbt
 from twin_assets.collect.records import sha256
 from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, Lake
 
-DBT = Path(sys.executable).parent / "dbt"
-PROJECT = REPO_ROOT / "twin_dbt"
 
 def dbt_build(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TWIN_HOME": str(home), "TWIN_WAREHOUSE": str(home / "warehouse"),
-           "DBT_TARGET_PATH": str(home / "dbt-target"), "DBT_LOG_PATH": str(home / "dbt-logs"),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.run([str(DBT), "build", "--profiles-dir", str(PROJECT), *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True)
+    return run_dbt(["build", *args], str(home), home / "warehouse", home / "dbt")
 
 
 def warehouse(home: Path, sql: str) -> list[tuple]:
@@ -138,3 +130,21 @@ def test_a_failing_dbt_test_stops_the_build_and_keeps_the_stored_cleaned_documen
     assert out.returncode != 0
     assert "accepted_values_stg_articles_platform" in out.stdout
     assert lake.read(CLEANED_DOCUMENTS).equals(before)
+
+
+def test_staging_cleans_only_new_or_changed_rows_or_rows_cleaned_by_older_rules(home):
+    lake = Lake(str(home))
+    first, second = doc("https://jane.example/a", ARTICLE), doc("https://jane.example/b", OTHER_ARTICLE)
+    lake.upsert(RAW_ARTICLES, frame(first, second))
+    assert dbt_build(home).returncode == 0
+
+    def staged_text(row_id: str) -> str:
+        return warehouse(home, f"select text from stg_articles where id = '{row_id}'")[0][0]
+
+    # Mark what the next run touches: a staged row that is re-cleaned loses the marker.
+    with duckdb.connect(str(home / "warehouse" / "twin.duckdb")) as connection:
+        connection.execute("update stg_articles set text = 'MARKER'")
+        connection.execute(f"update stg_articles set cleaning_version = 'older rules' where id = '{second['id']}'")
+    assert dbt_build(home).returncode == 0
+    assert staged_text(first["id"]) == "MARKER"  # unchanged raw row, same rules: not cleaned again
+    assert staged_text(second["id"]).startswith("Dashboards should answer")  # cleaned by older rules: again

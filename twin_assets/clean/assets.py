@@ -6,15 +6,14 @@ back to the lake as a Delta table.
 """
 
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from twin_assets.clean.dbt_cli import DBT_PROJECT_DIR, dbt_executable
 from twin_assets.clean.report import cleaning_summary, row_counts
 from twin_assets.lake import CLEANED_DOCUMENTS
 from twin_assets.metadata import counts_by, markdown_sample
@@ -22,7 +21,6 @@ from twin_assets.resources import LakeResource
 
 CLEAN_GROUP = "clean"
 CLEANED_KEY = dg.AssetKey(CLEANED_DOCUMENTS.name)
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "twin_dbt"
 
 twin_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -42,13 +40,11 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 # `dbt parse` runs only when a model or YAML file changed since the manifest was written, so
 # loading the definitions stays fast and never serves a stale graph.
 if _manifest_is_stale(twin_dbt_project):
-    twin_dbt_project.preparer.prepare(twin_dbt_project)
-
-
-def dbt_executable() -> str:
-    """The dbt beside this Python (the project's virtualenv), which need not be on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else "dbt"
+    (
+        DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable())
+        .cli(["parse", "--quiet"], target_path=twin_dbt_project.target_path)
+        .wait()
+    )
 
 
 class TwinDbtTranslator(DagsterDbtTranslator):

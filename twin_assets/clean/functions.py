@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from twin_assets.clean import language, similarity, text
 from twin_assets.clean.language import detect_language
 from twin_assets.clean.similarity import jaccard, sketch
 from twin_assets.clean.text import clean_text, edge_lines, plain_letters, remove_edge_lines, strip_tracking, word_count
+
+
+def _cleaning_version() -> str:
+    """Changes whenever a per-document rule does: staged rows cleaned by other rules are cleaned again."""
+    digest = hashlib.sha256(version("langdetect").encode())
+    for module in (text, language, similarity):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CLEANING_VERSION = _cleaning_version()
 
 VARCHAR, VARCHAR_LIST, BIGINT, BIGINT_LIST, DOUBLE = "VARCHAR", "VARCHAR[]", "BIGINT", "BIGINT[]", "DOUBLE"
 
 # name: (function, argument types, return type); DuckDB needs exactly one parameter per argument
 FUNCTIONS: dict[str, tuple[Any, list[str], str]] = {
+    "cleaning_version": (lambda: CLEANING_VERSION, [], VARCHAR),
     "clean_text": (clean_text, [VARCHAR, VARCHAR], VARCHAR),
     "plain_letters": (plain_letters, [VARCHAR], VARCHAR),
     "strip_tracking": (strip_tracking, [VARCHAR], VARCHAR),

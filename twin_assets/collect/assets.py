@@ -4,7 +4,6 @@
 import os
 
 import dagster as dg
-import polars as pl
 
 from twin_assets.collect.crawl import CrawlOptions, Crawler, CrawlReport
 from twin_assets.collect.http import DEFAULT_USER_AGENT, FetchPolicy

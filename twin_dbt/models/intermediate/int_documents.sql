@@ -50,7 +50,6 @@ measured as (
         *,
         word_count(text) as word_count,
         sha256(text) as content_hash,
-        case when category in ('article', 'post') then detect_language(text) end as language,
         row_number() over (
             partition by author_id
             order by
@@ -72,23 +71,31 @@ long_enough as (
 
 fingerprints as (
 
-    select id, author_id, unnest(shingle_sketch(text))::varchar as fingerprint
-    from long_enough
-    where category in ('article', 'post')
-    union all
-    -- exact copies of any category, e.g. the same file in two repositories
-    select id, author_id, content_hash as fingerprint
+    select id, author_id, unnest(fingerprints) as fingerprint
     from long_enough
 
 ),
 
 candidate_pairs as (
 
-    select distinct left_side.id as left_id, right_side.id as right_id
+    -- near copies share many sketch values; pieces that merely share a stock phrase share one or two
+    select left_side.id as left_id, right_side.id as right_id
     from fingerprints as left_side
     inner join fingerprints as right_side
         on left_side.author_id = right_side.author_id
         and left_side.fingerprint = right_side.fingerprint
+        and left_side.id < right_side.id
+    group by left_side.id, right_side.id
+    having count(*) >= {{ var('cross_post_min_shared_fingerprints') }}
+
+    union
+
+    -- exact copies of any category, e.g. the same file in two repositories
+    select left_side.id, right_side.id
+    from long_enough as left_side
+    inner join long_enough as right_side
+        on left_side.author_id = right_side.author_id
+        and left_side.content_hash = right_side.content_hash
         and left_side.id < right_side.id
 
 ),
@@ -135,7 +142,7 @@ copy_urls as (
 )
 
 select
-    measured.* exclude (preference),
+    measured.* exclude (preference, fingerprints, raw_content_hash, cleaning_version),
     coalesce(copy_urls.duplicate_urls, []::varchar[]) as duplicate_urls,
     copies.duplicate_of,
     case

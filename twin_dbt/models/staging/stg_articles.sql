@@ -1,1 +1,1 @@
-{{ stage_documents('raw_articles') }}
+{{ stage_documents('raw_articles', prose=true) }}

@@ -1,1 +1,1 @@
-{{ stage_documents('raw_posts') }}
+{{ stage_documents('raw_posts', prose=true) }}

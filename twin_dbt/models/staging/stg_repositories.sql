@@ -1,1 +1,1 @@
-{{ stage_documents('raw_repositories') }}
+{{ stage_documents('raw_repositories', prose=false) }}

@@ -58,6 +58,8 @@ def test_invisible_characters_go_and_odd_spaces_become_spaces():
         "© 2025 Mara Lindqvist",
         "Photo by Someone on Unsplash",
         "Member-only story",
+        "Next post: Why my pipelines fail at night",
+        "← Older posts",
         "5 min read",
         "If you enjoyed this, share it with a friend who runs pipelines.",
     ],
@@ -73,6 +75,8 @@ def test_boilerplate_lines_are_recognised(line):
         "I follow a simple rule: every table has a key.",
         "Share nothing between jobs except the lake.",
         "We joined the two tables on the natural key and it was fine.",
+        "Next is creating a storage bucket (adding the below to main.tf).",
+        "Next we need to create an S3 bucket",
         "Sign up flows are where most of our events come from, and I wrote about why that matters for "
         "anyone who owns a product analytics pipeline and wants their free time back now and then.",
     ],
@@ -146,6 +150,14 @@ def test_repeated_sign_offs_are_removed_only_at_the_edges():
     )
     assert "Mara" in remove_edge_lines(middle, repeated)  # the same words mid-text are content
     assert remove_edge_lines(text, None) == text
+
+
+def test_repeated_headings_are_structure_not_signatures():
+    text = "## Covered topics\n\nBody.\n\n## Results\n\nSee you tomorrow"
+    assert edge_lines(text) == ["body", "see you tomorrow"]
+    assert remove_edge_lines(text, ["covered topics", "results", "see you tomorrow"]) == (
+        "## Covered topics\n\nBody.\n\n## Results"
+    )
 
 
 def test_word_count():

@@ -60,7 +60,8 @@ _BOILERPLATE = re.compile(
       | open\ in\ app | sign\ in | get\ started | listen | member-only\ story | \d+\ min\ read
       | responses?(\ \(\d+\))? | more\ from\ .+ | recommended\ from\ medium | see\ all\ from\ .+
       | originally\ published\ (at|on|in)\b.*
-      | (previous|next)(\ (post|article))?:?\s.*
+      | (previous|next)(\ (post|article|story))?\s*:\s.*
+      | [←«]?\s*(previous|next|older|newer)(\ (post|posts|article|story))?\s*[→»]?
       | (home|about|archive|blog|contact|tags|rss|newsletter)(\s*[|·•/]\s*(home|about|archive|blog|contact|tags|rss|newsletter))+
       | (©|\(c\)|copyright)\s.*
       | (photo|image|illustration)\ (by|credit|via|courtesy)\b.*
@@ -204,7 +205,8 @@ def normalize_line(line: str) -> str:
 
 
 def _edge_indexes(lines: list[str], head: int, tail: int) -> list[int]:
-    filled = [i for i, line in enumerate(lines) if line.strip()]
+    # Headings are structure, not greetings or signatures, even when every piece repeats them.
+    filled = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     return filled[:head] + filled[-tail:] if len(filled) > head + tail else filled
 
 

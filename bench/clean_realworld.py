@@ -13,7 +13,6 @@ the bundled demo corpus into fresh lakes, then for each:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -22,15 +21,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from collect_realworld import DEFAULT_POSTS, render_site, serve  # noqa: E402
+from collect_realworld import BENCH_OPTIONS, bench_arguments, served_blog  # noqa: E402
 
 from twin_assets.clean.dbt_cli import run_dbt  # noqa: E402
 from twin_assets.clean.report import cleaning_summary  # noqa: E402
-from twin_assets.collect.crawl import CrawlOptions, Crawler  # noqa: E402
-from twin_assets.collect.http import FetchPolicy  # noqa: E402
+from twin_assets.collect.crawl import Crawler  # noqa: E402
 from twin_assets.lake import CLEANED_DOCUMENTS, RAW_DOCUMENT_TABLES, Lake  # noqa: E402
 from twin_assets.quality.expectations import run_parameters, validate  # noqa: E402
-from twin_assets.settings import load_config, parse_config  # noqa: E402
+from twin_assets.settings import load_config  # noqa: E402
 
 
 def words_kept(lake: Lake) -> tuple[float, float]:
@@ -85,30 +83,18 @@ def clean_and_report(title: str, root: Path, languages: list[str]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=Path, default=DEFAULT_POSTS)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N posts")
-    args = parser.parse_args()
-    options = CrawlOptions(policy=FetchPolicy(timeout_s=30, retries=1, backoff_s=0.1))
-
+    args = bench_arguments(__doc__)
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as work:
         work_dir = Path(work)
         if args.posts.is_dir():
-            rendered = render_site(sorted(args.posts.glob("*.md"))[: args.limit], work_dir / "site")
-            server, base = serve(work_dir / "site")
-            try:
-                config = parse_config(
-                    {"authors": [{"id": "real", "name": "Real author", "sources": [f"{base}/feed.xml"]}]}, work_dir
-                )
-                Crawler(Lake(str(work_dir / "real")), options).run(config)
-            finally:
-                server.shutdown()
+            with served_blog(sorted(args.posts.glob("*.md"))[: args.limit], work_dir) as (config, rendered):
+                Crawler(Lake(str(work_dir / "real")), BENCH_OPTIONS).run(config)
             clean_and_report(f"real-world blog: {rendered} posts served on 127.0.0.1", work_dir / "real", ["en"])
         else:
             print(f"(no real-world posts at {args.posts}; skipping that part)")
 
         demo = load_config(REPO_ROOT / "twin.yaml")
-        Crawler(Lake(str(work_dir / "demo")), options).run(demo)
+        Crawler(Lake(str(work_dir / "demo")), BENCH_OPTIONS).run(demo)
         clean_and_report("demo corpus (twin.yaml)", work_dir / "demo", [a.language for a in demo.authors])
     return 0
 

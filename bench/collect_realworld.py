@@ -19,6 +19,8 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -31,9 +33,10 @@ sys.path.insert(0, str(REPO_ROOT))
 from twin_assets.collect.crawl import CrawlOptions, Crawler  # noqa: E402
 from twin_assets.collect.http import FetchPolicy  # noqa: E402
 from twin_assets.lake import CRAWL_ERRORS, RAW_DOCUMENT_TABLES, Lake  # noqa: E402
-from twin_assets.settings import load_config, parse_config  # noqa: E402
+from twin_assets.settings import TwinConfig, load_config, parse_config  # noqa: E402
 
 DEFAULT_POSTS = REPO_ROOT.parent / "shared" / "realworld" / "blog-posts"
+BENCH_OPTIONS = CrawlOptions(policy=FetchPolicy(timeout_s=30, retries=1, backoff_s=0.1))
 _NAME = re.compile(r"(\d{4}-\d{2}-\d{2})-(.+)\.md$")
 
 
@@ -76,6 +79,24 @@ def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextmanager
+def served_blog(posts: list[Path], work_dir: Path) -> Iterator[tuple[TwinConfig, int]]:
+    """The posts rendered to a site served on 127.0.0.1, with a one-author config pointing at its feed."""
+    rendered = render_site(posts, work_dir / "site")
+    server, base = serve(work_dir / "site")
+    try:
+        yield parse_config({"authors": [{"id": "real", "name": "Real author", "sources": [f"{base}/feed.xml"]}]}, work_dir), rendered
+    finally:
+        server.shutdown()
+
+
+def bench_arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=Path, default=DEFAULT_POSTS)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N posts")
+    return parser.parse_args()
 
 
 def crawl_twice(lake: Lake, config, options: CrawlOptions) -> list[dict]:
@@ -126,34 +147,21 @@ def print_table(title: str, rows: list[dict], lake: Lake) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=Path, default=DEFAULT_POSTS)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N posts")
-    args = parser.parse_args()
-    options = CrawlOptions(policy=FetchPolicy(timeout_s=30, retries=1, backoff_s=0.1))
-
+    args = bench_arguments(__doc__)
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as work:
         work_dir = Path(work)
         if args.posts.is_dir():
-            posts = sorted(args.posts.glob("*.md"))[: args.limit]
-            rendered = render_site(posts, work_dir / "site")
-            server, base = serve(work_dir / "site")
-            try:
+            with served_blog(sorted(args.posts.glob("*.md"))[: args.limit], work_dir) as (config, rendered):
                 lake = Lake(str(work_dir / "real"))
-                config = parse_config(
-                    {"authors": [{"id": "real", "name": "Real author", "sources": [f"{base}/feed.xml"]}]}, work_dir
-                )
-                rows = crawl_twice(lake, config, options)
-                print_table(f"real-world blog: {rendered} Markdown posts rendered to HTML, served on 127.0.0.1", rows, lake)
-                median, worst = word_retention(work_dir / "site", lake)
-                print(f"  words of each page's article kept in raw_articles: median {median:.1%}, lowest {worst:.1%}")
-            finally:
-                server.shutdown()
+                rows = crawl_twice(lake, config, BENCH_OPTIONS)
+            print_table(f"real-world blog: {rendered} Markdown posts rendered to HTML, served on 127.0.0.1", rows, lake)
+            median, worst = word_retention(work_dir / "site", lake)
+            print(f"  words of each page's article kept in raw_articles: median {median:.1%}, lowest {worst:.1%}")
         else:
             print(f"(no real-world posts at {args.posts}; skipping that part)")
 
         lake = Lake(str(work_dir / "demo"))
-        rows = crawl_twice(lake, load_config(REPO_ROOT / "twin.yaml"), options)
+        rows = crawl_twice(lake, load_config(REPO_ROOT / "twin.yaml"), BENCH_OPTIONS)
         print_table("demo corpus (twin.yaml: a blog on disk, three export archives, two repositories)", rows, lake)
     return 0
 

@@ -9,10 +9,9 @@ from twin_assets.clean.dbt_cli import run_dbt
 from twin_assets.collect.crawl import CrawlOptions, Crawler
 from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES
 from twin_assets.quality.expectations import run_parameters, validate
-from twin_assets.settings import parse_config
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
-from collect_realworld import DEFAULT_POSTS, render_site, serve, word_retention  # noqa: E402
+from collect_realworld import DEFAULT_POSTS, served_blog, word_retention  # noqa: E402
 
 pytestmark = [
     pytest.mark.realworld,
@@ -22,14 +21,9 @@ pytestmark = [
 
 def test_real_blog_served_locally_is_collected_whole(tmp_path, policy, lake):
     posts = sorted(DEFAULT_POSTS.glob("*.md"))[::12]  # a spread across the year
-    rendered = render_site(posts, tmp_path / "site")
-    server, base = serve(tmp_path / "site")
-    try:
-        config = parse_config({"authors": [{"id": "real", "name": "Real", "sources": [f"{base}/feed.xml"]}]}, tmp_path)
+    with served_blog(posts, tmp_path) as (config, rendered):
         report = Crawler(lake, CrawlOptions(policy=policy)).run(config)
         again = Crawler(lake, CrawlOptions(policy=policy)).run(config)
-    finally:
-        server.shutdown()
     assert lake.read(RAW_ARTICLES).height == rendered and not report.error_kinds()
     median, _ = word_retention(tmp_path / "site", lake)
     assert median > 0.9
@@ -38,20 +32,15 @@ def test_real_blog_served_locally_is_collected_whole(tmp_path, policy, lake):
 
 def test_real_blog_is_cleaned_and_passes_its_expectations(tmp_path, policy, lake):
     posts = sorted(DEFAULT_POSTS.glob("*.md"))[::6]
-    render_site(posts, tmp_path / "site")
-    server, base = serve(tmp_path / "site")
-    try:
-        config = parse_config({"authors": [{"id": "real", "name": "Real", "sources": [f"{base}/feed.xml"]}]}, tmp_path)
+    with served_blog(posts, tmp_path) as (config, _):
         Crawler(lake, CrawlOptions(policy=policy)).run(config)
-    finally:
-        server.shutdown()
     home = tmp_path / "home"
     out = run_dbt(["build"], str(home), home / "warehouse", home / "dbt")
     assert out.returncode == 0, out.stdout[-3000:]
     raw, cleaned = lake.read(RAW_ARTICLES), lake.read(CLEANED_DOCUMENTS)
     assert cleaned.height >= 0.9 * raw.height
-    raw_words = dict(zip(raw["id"], raw["content"].str.split(" ").list.len()))
-    kept = [words / raw_words[row_id] for row_id, words in zip(cleaned["id"], cleaned["word_count"])]
+    raw_words = dict(zip(raw["id"], raw["content"].str.split(" ").list.len(), strict=True))
+    kept = [words / raw_words[row_id] for row_id, words in zip(cleaned["id"], cleaned["word_count"], strict=True)]
     assert sorted(kept)[len(kept) // 2] > 0.9  # cleaning removes chrome, not the writing
     for table, frame in (("raw_articles", raw), ("cleaned_documents", cleaned)):
         report = validate(frame, table, run_parameters(["en"]))

@@ -17,6 +17,10 @@ defs = dg.Definitions(
     assets=[raw_collection, twin_dbt_models],
     asset_checks=[raw_expectations, cleaned_documents_expectations],
     jobs=[collect_job],
+    # One process per run: a process per step would import the code location (dbt, Great
+    # Expectations) again for every step, which doubles a laptop run. Deployments that spread
+    # steps over machines set their executor here.
+    executor=dg.in_process_executor,
     schedules=[daily_collection],
     resources={
         "lake": LakeResource(

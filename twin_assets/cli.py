@@ -25,18 +25,51 @@ def _collect(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def _search(args: argparse.Namespace) -> int:
+    import json
+
+    from twin_assets.features.assets import open_index
+    from twin_assets.features.embedding import Embedder
+    from twin_assets.features.retrieval import Retriever
+    from twin_assets.settings import embedding_model, local_state_dir, twin_home, vector_backend
+
+    index = open_index(vector_backend(), local_state_dir(twin_home()) / "vector_index", os.environ.get("WEAVIATE_URL", ""))
+    if index.count() == 0:
+        print("twin: the vector index is empty; materialize vector_index first (make run)", file=sys.stderr)
+        return 2
+    results = Retriever(Embedder(embedding_model()).encode, index).search(args.query, args.k, args.author, args.category)
+    if args.json:
+        print(json.dumps({"results": [r.as_dict() for r in results]}, ensure_ascii=False, indent=2))
+        return 0
+    for rank, result in enumerate(results, 1):
+        snippet = " ".join(result.text.split())[:160]
+        print(f"{rank:>2}. {result.score:.3f}  [{result.category}] {result.title or '(untitled)'}")
+        print(f"    {result.url}")
+        print(f"    {snippet}")
+    if not results:
+        print("no results")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="twin", description="LLM Twin: collect, search and write in one author's voice.")
     commands = parser.add_subparsers(dest="command", required=True)
     collect = commands.add_parser("collect", help="collect every author's sources now, or only the named authors")
     collect.add_argument("--author", action="append", metavar="ID", help="an author id from twin.yaml (repeatable)")
     collect.set_defaults(handler=_collect)
+    search = commands.add_parser("search", help="search the author's writing by meaning")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=5, help="how many results (default 5)")
+    search.add_argument("--author", metavar="ID", help="only this author's writing")
+    search.add_argument("--category", choices=["article", "post", "repository"], help="only this kind of writing")
+    search.add_argument("--json", action="store_true", help="print JSON: {\"results\": [...]}")
+    search.set_defaults(handler=_search)
     args = parser.parse_args(argv)
     from twin_assets.settings import ConfigError
 
     try:
         return args.handler(args)
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         print(f"twin: {exc}", file=sys.stderr)
         return 2
 

@@ -184,5 +184,15 @@ def local_state_dir(root: str) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-twin" / digest
 
 
+def embedding_model() -> str:
+    """A sentence-transformers model id or local path; the default ships in a Python package."""
+    return os.environ.get("TWIN_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+
+
+def vector_backend() -> str:
+    """`lancedb` (embedded, the default) or `weaviate` (a server at WEAVIATE_URL)."""
+    return os.environ.get("TWIN_VECTOR_INDEX", "lancedb")
+
+
 def config_path() -> str:
     return os.environ.get("TWIN_CONFIG", DEFAULT_TWIN_CONFIG)

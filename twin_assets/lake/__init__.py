@@ -4,6 +4,7 @@ from twin_assets.lake.store import Lake, LakeError, UpsertResult
 from twin_assets.lake.tables import (
     CLEANED_DOCUMENTS,
     CRAWL_ERRORS,
+    DOCUMENT_CHUNKS,
     LAKE_TABLES,
     RAW_ARTICLES,
     RAW_DOCUMENT_TABLES,
@@ -15,6 +16,7 @@ from twin_assets.lake.tables import (
 __all__ = [
     "CLEANED_DOCUMENTS",
     "CRAWL_ERRORS",
+    "DOCUMENT_CHUNKS",
     "LAKE_TABLES",
     "RAW_ARTICLES",
     "RAW_DOCUMENT_TABLES",

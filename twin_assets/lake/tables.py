@@ -79,4 +79,29 @@ CLEANED_DOCUMENTS = TableSpec(
     compare_on=tuple(c for c in CLEANED_DOCUMENT_SCHEMA if c not in ("id", "crawled_at")),
 )
 
-LAKE_TABLES = {spec.name: spec for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS)}
+DOCUMENT_CHUNK_SCHEMA: dict[str, pl.DataType] = {
+    "chunk_id": pl.String(),  # sha256(document id + chunk text)
+    "document_id": pl.String(),
+    "author_id": pl.String(),
+    "platform": pl.String(),
+    "category": pl.String(),
+    "url": pl.String(),
+    "title": pl.String(),
+    "chunk_index": pl.Int64(),
+    "text": pl.String(),
+    "token_count": pl.Int64(),
+    "document_hash": pl.String(),  # the document's content_hash when it was chunked
+    "chunking": pl.String(),  # model and token bounds the chunks were cut with
+}
+
+DOCUMENT_CHUNKS = TableSpec(
+    "document_chunks",
+    "features",
+    DOCUMENT_CHUNK_SCHEMA,
+    key="chunk_id",
+    compare_on=("document_id", "chunk_index", "url", "title", "chunking"),
+)
+
+LAKE_TABLES = {
+    spec.name: spec for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS)
+}

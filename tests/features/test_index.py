@@ -1,0 +1,106 @@
+"""The vector index contract, run against every backend that can run here, and incremental sync."""
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from twin_assets.features.index import LanceIndex, WeaviateIndex, sync_index
+
+DIM = 8
+
+
+def vector(seed: str) -> np.ndarray:
+    values = np.frombuffer(hashlib.sha256(seed.encode()).digest()[: DIM * 4], dtype=np.uint32).astype(np.float32)
+    values -= values.mean()
+    return values / np.linalg.norm(values)
+
+
+def row(chunk_id: str, author: str = "jane", category: str = "article", text: str | None = None) -> dict:
+    return {
+        "chunk_id": chunk_id, "document_id": f"doc-{chunk_id}", "author_id": author, "category": category,
+        "platform": "web", "url": f"https://jane.example/{chunk_id}", "title": chunk_id.upper(), "text": text or f"text of {chunk_id}",
+    }
+
+
+@pytest.fixture(params=["lancedb", "weaviate"])
+def index(request, tmp_path):
+    if request.param == "lancedb":
+        yield LanceIndex(str(tmp_path / "lance"))
+        return
+    url = os.environ.get("WEAVIATE_URL")
+    if not url:
+        pytest.skip("WEAVIATE_URL is not set: the Weaviate backend needs a real server")
+    store = WeaviateIndex(url, collection=f"Test{tmp_path.name.replace('_', '')}"[:60], api_key=os.environ.get("WEAVIATE_API_KEY"))
+    yield store
+    store._client.collections.delete(store._name)
+    store.close()
+
+
+def test_upsert_search_and_scores(index):
+    rows = [row(name) for name in ("a", "b", "c")]
+    index.upsert(rows, np.stack([vector(r["chunk_id"]) for r in rows]), "model-1")
+    assert index.count() == 3
+    hits = index.search(vector("b"), k=2)
+    assert hits[0].chunk_id == "b" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert hits[0].url == "https://jane.example/b" and hits[0].title == "B" and hits[0].text == "text of b"
+    assert len(hits) == 2 and hits[0].score >= hits[1].score
+    assert hits[0].vector is not None and hits[0].vector.shape == (DIM,)
+
+
+def test_filters_by_author_and_category(index):
+    rows = [row("a", "jane", "article"), row("b", "jane", "post"), row("c", "omar", "article")]
+    index.upsert(rows, np.stack([vector(r["chunk_id"]) for r in rows]), "model-1")
+    assert {h.chunk_id for h in index.search(vector("c"), k=5, author_id="jane")} == {"a", "b"}
+    assert {h.chunk_id for h in index.search(vector("a"), k=5, category="article")} == {"a", "c"}
+    assert [h.chunk_id for h in index.search(vector("a"), k=5, author_id="omar", category="post")] == []
+
+
+def test_upsert_replaces_and_delete_removes(index):
+    index.upsert([row("a")], vector("a")[None, :], "model-1")
+    index.upsert([row("a", text="new text")], vector("a2")[None, :], "model-2")
+    assert index.count() == 1 and index.chunk_models() == {"a": "model-2"}
+    assert index.search(vector("a2"), k=1)[0].text == "new text"
+    assert index.delete(["a", "missing"]) == 1
+    assert index.count() == 0 and index.chunk_models() == {}
+    assert index.search(vector("a"), k=3) == []
+
+
+def test_an_index_never_written_is_empty(index):
+    assert index.count() == 0 and index.chunk_models() == {} and index.delete(["x"]) == 0
+
+
+class CountingEmbedder:
+    """Embeds deterministically and remembers what it was asked to embed."""
+
+    def __init__(self):
+        self.embedded: list[str] = []
+
+    def __call__(self, texts):
+        self.embedded.extend(texts)
+        return np.stack([vector(t) for t in texts])
+
+
+def test_sync_embeds_only_what_is_new_and_removes_what_is_gone(tmp_path):
+    index, embed = LanceIndex(str(tmp_path / "lance")), CountingEmbedder()
+    chunks = [row(name) for name in ("a", "b", "c")]
+    assert sync_index(index, chunks, embed, "model-1").added == 3
+
+    embed.embedded.clear()
+    nothing = sync_index(index, chunks, embed, "model-1")
+    assert (nothing.added, nothing.removed, nothing.reembedded) == (0, 0, 0) and embed.embedded == []
+
+    changed = [row("a"), row("b"), row("c2", text="changed c")]  # c's document changed: new chunk id
+    report = sync_index(index, changed, embed, "model-1")
+    assert (report.added, report.removed, report.size) == (1, 1, 3) and embed.embedded == ["changed c"]
+
+
+def test_a_new_model_reembeds_everything(tmp_path):
+    index, embed = LanceIndex(str(tmp_path / "lance")), CountingEmbedder()
+    chunks = [row(name) for name in ("a", "b")]
+    sync_index(index, chunks, embed, "model-1")
+    embed.embedded.clear()
+    report = sync_index(index, chunks, embed, "model-2")
+    assert (report.reembedded, report.added, report.size) == (2, 0, 2) and len(embed.embedded) == 2
+    assert set(index.chunk_models().values()) == {"model-2"}

@@ -1,0 +1,256 @@
+"""The vector index: one small interface, two backends.
+
+- `LanceIndex`: LanceDB embedded in a folder under TWIN_HOME (the default, no service).
+- `WeaviateIndex`: a Weaviate server through weaviate-client v4, with self-provided vectors,
+  batch import with error reporting, near-vector and hybrid queries.
+
+Both store, per chunk, its text and the properties retrieval filters and cites on, the vector
+and the name of the model that made it, so a change of model is seen and re-embeds everything.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+
+PROPERTIES = ("chunk_id", "document_id", "author_id", "category", "platform", "url", "title", "text")
+MODEL_PROPERTY = "embedding_model"
+
+
+class VectorIndexError(RuntimeError):
+    """The index refused a write or a query; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    document_id: str
+    author_id: str
+    category: str
+    platform: str
+    url: str
+    title: str | None
+    text: str
+    score: float  # cosine similarity for vector search, higher is better
+    vector: np.ndarray | None = None
+
+
+class VectorIndex(Protocol):
+    backend: str
+
+    def chunk_models(self) -> dict[str, str]:
+        """chunk_id -> the embedding model that made its vector."""
+
+    def upsert(self, rows: list[dict[str, Any]], vectors: np.ndarray, model: str) -> None:
+        """Add or replace chunks (rows carry PROPERTIES) with their vectors."""
+
+    def delete(self, chunk_ids: list[str]) -> int:
+        """Remove chunks; returns how many were there."""
+
+    def count(self) -> int: ...
+
+    def search(
+        self, vector: np.ndarray, k: int, author_id: str | None = None, category: str | None = None,
+        query_text: str | None = None,
+    ) -> list[Hit]:
+        """The k nearest chunks, best first, optionally filtered; `query_text` enables hybrid search where supported."""
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+class LanceIndex:
+    backend = "lancedb"
+
+    def __init__(self, path: str, table: str = "chunks") -> None:
+        import lancedb
+
+        self._db = lancedb.connect(path)
+        self._name = table
+
+    def _table(self):
+        if self._name not in self._db.table_names():
+            return None
+        return self._db.open_table(self._name)
+
+    def chunk_models(self) -> dict[str, str]:
+        table = self._table()
+        if table is None or table.count_rows() == 0:
+            return {}
+        stored = table.search().select(["chunk_id", MODEL_PROPERTY]).limit(table.count_rows()).to_arrow()
+        return dict(zip(stored["chunk_id"].to_pylist(), stored[MODEL_PROPERTY].to_pylist(), strict=True))
+
+    def upsert(self, rows: list[dict[str, Any]], vectors: np.ndarray, model: str) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+
+        columns = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in PROPERTIES}
+        columns[MODEL_PROPERTY] = pa.array([model] * len(rows), pa.string())
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel()), vectors.shape[1]
+        )
+        data = pa.table(columns)
+        table = self._table()
+        if table is None:
+            self._db.create_table(self._name, data=data)
+            return
+        table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete(self, chunk_ids: list[str]) -> int:
+        table = self._table()
+        if table is None or not chunk_ids:
+            return 0
+        before = table.count_rows()
+        table.delete(f"chunk_id IN ({_quoted(chunk_ids)})")
+        return before - table.count_rows()
+
+    def count(self) -> int:
+        table = self._table()
+        return 0 if table is None else table.count_rows()
+
+    def search(self, vector, k, author_id=None, category=None, query_text=None) -> list[Hit]:
+        table = self._table()
+        if table is None or k <= 0:
+            return []
+        conditions = [f"{name} = {_quoted([value])}" for name, value in (("author_id", author_id), ("category", category)) if value]
+        query = table.search(np.asarray(vector, dtype=np.float32)).metric("cosine").limit(k)
+        if conditions:
+            query = query.where(" AND ".join(conditions), prefilter=True)
+        return [
+            Hit(**{name: row[name] for name in PROPERTIES}, score=1.0 - float(row["_distance"]),
+                vector=np.asarray(row["vector"], dtype=np.float32))
+            for row in query.to_arrow().to_pylist()
+        ]
+
+
+class WeaviateIndex:
+    """A Weaviate collection with self-provided vectors. Connection from WEAVIATE_URL (http(s)://host:port,
+    gRPC on WEAVIATE_GRPC_PORT, default 50051) and WEAVIATE_API_KEY, read from the environment."""
+
+    backend = "weaviate"
+
+    def __init__(self, url: str, collection: str = "TwinChunk", api_key: str | None = None) -> None:
+        import weaviate
+        from weaviate.classes.init import Auth
+
+        parsed = urlparse(url)
+        secure = parsed.scheme == "https"
+        self._client = weaviate.connect_to_custom(
+            http_host=parsed.hostname, http_port=parsed.port or (443 if secure else 8080), http_secure=secure,
+            grpc_host=parsed.hostname, grpc_port=int(os.environ.get("WEAVIATE_GRPC_PORT", "50051")), grpc_secure=secure,
+            auth_credentials=Auth.api_key(api_key) if api_key else None,
+        )
+        self._name = collection
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _collection(self, create: bool = False):
+        from weaviate.classes.config import Configure, DataType, Property
+
+        if not self._client.collections.exists(self._name):
+            if not create:
+                return None
+            self._client.collections.create(
+                self._name,
+                vector_config=Configure.Vectors.self_provided(),
+                properties=[Property(name=name, data_type=DataType.TEXT) for name in (*PROPERTIES, MODEL_PROPERTY)],
+            )
+        return self._client.collections.get(self._name)
+
+    @staticmethod
+    def _uuid(chunk_id: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, chunk_id))
+
+    def chunk_models(self) -> dict[str, str]:
+        collection = self._collection()
+        if collection is None:
+            return {}
+        return {
+            obj.properties["chunk_id"]: obj.properties[MODEL_PROPERTY]
+            for obj in collection.iterator(return_properties=["chunk_id", MODEL_PROPERTY])
+        }
+
+    def upsert(self, rows, vectors, model) -> None:
+        if not rows:
+            return
+        collection = self._collection(create=True)
+        with collection.batch.fixed_size(batch_size=200) as batch:
+            for row, vector in zip(rows, vectors, strict=True):
+                properties = {name: row.get(name) for name in PROPERTIES} | {MODEL_PROPERTY: model}
+                batch.add_object(properties=properties, uuid=self._uuid(row["chunk_id"]), vector=vector.tolist())
+        failed = collection.batch.failed_objects
+        if failed:
+            raise VectorIndexError(f"weaviate rejected {len(failed)} of {len(rows)} chunks; first: {failed[0].message}")
+
+    def delete(self, chunk_ids) -> int:
+        collection = self._collection()
+        if collection is None or not chunk_ids:
+            return 0
+        from weaviate.classes.query import Filter
+
+        result = collection.data.delete_many(where=Filter.by_property("chunk_id").contains_any(list(chunk_ids)))
+        return int(result.successful)
+
+    def count(self) -> int:
+        collection = self._collection()
+        return 0 if collection is None else int(collection.aggregate.over_all(total_count=True).total_count)
+
+    def search(self, vector, k, author_id=None, category=None, query_text=None) -> list[Hit]:
+        collection = self._collection()
+        if collection is None or k <= 0:
+            return []
+        from weaviate.classes.query import Filter, MetadataQuery
+
+        filters = [Filter.by_property(name).equal(value) for name, value in (("author_id", author_id), ("category", category)) if value]
+        where = Filter.all_of(filters) if len(filters) > 1 else (filters[0] if filters else None)
+        vector = np.asarray(vector, dtype=np.float32).tolist()
+        if query_text:
+            response = collection.query.hybrid(
+                query=query_text, vector=vector, alpha=0.75, limit=k, filters=where,
+                return_metadata=MetadataQuery(score=True), include_vector=True,
+            )
+        else:
+            response = collection.query.near_vector(
+                near_vector=vector, limit=k, filters=where, return_metadata=MetadataQuery(distance=True), include_vector=True,
+            )
+        hits = []
+        for obj in response.objects:
+            stored = obj.vector.get("default") if isinstance(obj.vector, dict) else obj.vector
+            stored = np.asarray(stored, dtype=np.float32) if stored is not None else None
+            if query_text:
+                score = float(obj.metadata.score or 0.0)
+            else:
+                score = 1.0 - float(obj.metadata.distance or 0.0)
+            hits.append(Hit(**{name: obj.properties.get(name) for name in PROPERTIES}, score=score, vector=stored))
+        return hits
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int  # chunks embedded for the first time
+    reembedded: int  # chunks embedded again because the model changed
+    removed: int  # chunks of changed or deleted documents
+    size: int  # chunks in the index afterwards
+
+
+def sync_index(
+    index: VectorIndex, chunks: list[dict[str, Any]], embed, model: str, batch_size: int = 256,
+) -> SyncReport:
+    """Make the index hold exactly `chunks`, embedding only those it lacks or holds under another model."""
+    stored = index.chunk_models()
+    wanted = {row["chunk_id"]: row for row in chunks}
+    removed = index.delete(sorted(set(stored) - set(wanted)))
+    missing = [row for chunk_id, row in wanted.items() if stored.get(chunk_id) != model]
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
+        index.upsert(batch, embed([row["text"] for row in batch]), model)
+    reembedded = sum(1 for row in missing if row["chunk_id"] in stored)
+    return SyncReport(added=len(missing) - reembedded, reembedded=reembedded, removed=removed, size=index.count())

@@ -1,6 +1,11 @@
 """Collection through cleaning in Dagster: lineage, checks, blocking, incremental re-runs."""
 
+import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -10,16 +15,21 @@ from tests.test_definitions import demo_resources
 from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
 from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import raw_collection
-from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES
+from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
+from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, RAW_ARTICLES
 from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
 
-PIPELINE = [raw_collection, twin_dbt_models, raw_expectations, cleaned_documents_expectations]
+PIPELINE = [
+    raw_collection, twin_dbt_models, raw_expectations, cleaned_documents_expectations, document_chunks, vector_index,
+]
 
 
 def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
     return {
         **demo_resources(tmp_path, config),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
+        "embedding": EmbeddingResource(model="all-MiniLM-L6-v2"),
+        "index": VectorIndexResource(backend="lancedb"),
     }
 
 
@@ -44,6 +54,8 @@ def test_the_graph_runs_from_raw_assets_through_staging_to_cleaned_documents():
     assert "delta" in cleaned.kinds
     checks = {key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey("cleaned_documents")}
     assert {"expectations", "unique_cleaned_documents_id", "not_null_cleaned_documents_text"} <= checks
+    assert graph.get(dg.AssetKey("document_chunks")).parent_keys == {dg.AssetKey("cleaned_documents")}
+    assert graph.get(dg.AssetKey("vector_index")).parent_keys == {dg.AssetKey("document_chunks")}
     for table in ("raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents"):
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(table), "expectations"))
         assert spec.blocking, table
@@ -71,9 +83,33 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
                 and e.check_name == "expectations").metadata["data_docs"].value
     assert docs.startswith("file://") and docs.endswith("index.html")
 
+    index_metadata = next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("vector_index")
+    )
+    chunks = lake.read(DOCUMENT_CHUNKS)
+    assert index_metadata["added"].value == index_metadata["index_size"].value == chunks.height > 45
+    assert index_metadata["embedding_model"].value == "all-MiniLM-L6-v2"
+
     version = lake.version(CLEANED_DOCUMENTS)
-    assert dg.materialize(PIPELINE, resources=resources).success
-    assert lake.version(CLEANED_DOCUMENTS) == version
+    again = dg.materialize(PIPELINE, resources=resources)
+    assert again.success and lake.version(CLEANED_DOCUMENTS) == version
+    index_again = next(
+        e.materialization.metadata for e in again.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("vector_index")
+    )
+    assert (index_again["added"].value, index_again["removed"].value) == (0, 0)  # nothing new: nothing embedded
+
+    env = {**os.environ, "TWIN_HOME": str(tmp_path / "home")}
+    found = subprocess.run(
+        [str(Path(sys.executable).parent / "twin"), "search", "what happens if a pipeline runs twice?",
+         "--k", "3", "--category", "post", "--json"], env=env, capture_output=True, text=True,
+    )
+    assert found.returncode == 0, found.stderr[-2000:]
+    results = json.loads(found.stdout)["results"]
+    assert set(results[0]) == {"chunk_id", "document_id", "url", "title", "category", "text", "score"}
+    assert {r["category"] for r in results} == {"post"} and len(results) == 3
+    assert "runs twice" in results[0]["text"]  # the demo persona's post on exactly that
 
 
 def test_a_failed_blocking_check_keeps_downstream_assets_from_materializing(tmp_path):

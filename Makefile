@@ -45,6 +45,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/collect_realworld.py
 	$(BIN)/python bench/clean_realworld.py
+	$(BIN)/python bench/features_realworld.py
 
 clean:
 	rm -rf $(TWIN_HOME)

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import time
 
 import numpy as np
 import pytest
@@ -24,10 +25,13 @@ def row(chunk_id: str, author: str = "jane", category: str = "article", text: st
     }
 
 
-@pytest.fixture(params=["lancedb", "weaviate"])
+@pytest.fixture(params=["lancedb", "lancedb-query", "weaviate"])
 def index(request, tmp_path):
     if request.param == "lancedb":
-        yield LanceIndex(str(tmp_path / "lance"))
+        yield LanceIndex(str(tmp_path / "lance"))  # searched in memory
+        return
+    if request.param == "lancedb-query":
+        yield LanceIndex(str(tmp_path / "lance"), max_cached_rows=0)  # searched by LanceDB, as large tables are
         return
     url = os.environ.get("WEAVIATE_URL")
     if not url:
@@ -104,3 +108,21 @@ def test_a_new_model_reembeds_everything(tmp_path):
     report = sync_index(index, chunks, embed, "model-2")
     assert (report.reembedded, report.added, report.size) == (2, 0, 2) and len(embed.embedded) == 2
     assert set(index.chunk_models().values()) == {"model-2"}
+
+
+def test_the_in_memory_copy_follows_writes(tmp_path):
+    index = LanceIndex(str(tmp_path / "lance"))
+    index.upsert([row("a")], vector("a")[None, :], "m")
+    assert [h.chunk_id for h in index.search(vector("a"), k=5)] == ["a"]
+    index.upsert([row("b")], vector("b")[None, :], "m")
+    index.delete(["a"])
+    assert [h.chunk_id for h in index.search(vector("a"), k=5)] == ["b"]
+
+
+def test_another_writer_is_seen_within_the_freshness_window(tmp_path):
+    reader, writer = LanceIndex(str(tmp_path / "lance")), LanceIndex(str(tmp_path / "lance"))
+    writer.upsert([row("a")], vector("a")[None, :], "m")
+    assert [h.chunk_id for h in reader.search(vector("b"), k=5)] == ["a"]
+    writer.upsert([row("b")], vector("b")[None, :], "m")
+    time.sleep(LanceIndex.FRESHNESS_S + 0.1)
+    assert reader.search(vector("b"), k=1)[0].chunk_id == "b"

@@ -29,13 +29,14 @@ from clean_realworld import timed_build  # noqa: E402
 from collect_realworld import BENCH_OPTIONS, DEFAULT_POSTS, render_site, serve  # noqa: E402
 
 from twin_assets.collect.crawl import Crawler  # noqa: E402
+from twin_assets.features.chunking import ChunkBounds  # noqa: E402
 from twin_assets.features.chunks import chunk_rows  # noqa: E402
 from twin_assets.features.embedding import Embedder  # noqa: E402
 from twin_assets.features.index import LanceIndex, sync_index  # noqa: E402
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, RAW_ARTICLES, Lake  # noqa: E402
 from twin_assets.settings import parse_config  # noqa: E402
 
-CHUNKING = (128, 24)
+BOUNDS = ChunkBounds(128, 24)
 
 
 def build_features(lake: Lake, index: LanceIndex, embedder: Embedder) -> tuple[float, int, int]:
@@ -43,7 +44,7 @@ def build_features(lake: Lake, index: LanceIndex, embedder: Embedder) -> tuple[f
     started = time.perf_counter()
     rows, chunked = chunk_rows(
         lake.read(CLEANED_DOCUMENTS), lake.read(DOCUMENT_CHUNKS), embedder.count_tokens,
-        f"{embedder.model_name}:{CHUNKING[0]}:{CHUNKING[1]}", *CHUNKING,
+        BOUNDS.label(embedder.model_name), BOUNDS,
     )
     lake.replace(DOCUMENT_CHUNKS, rows)
     report = sync_index(index, rows.to_dicts(), embedder.encode, embedder.model_name)
@@ -109,7 +110,7 @@ def main() -> int:
         embedder.encode(["warm up"])  # model loading is not what is measured
 
         texts = [row["text"] for row in chunk_rows(
-            lake.read(CLEANED_DOCUMENTS), lake.read(DOCUMENT_CHUNKS).clear(), embedder.count_tokens, "bare", *CHUNKING
+            lake.read(CLEANED_DOCUMENTS), lake.read(DOCUMENT_CHUNKS).clear(), embedder.count_tokens, "bare", BOUNDS
         )[0].iter_rows(named=True)]
         started = time.perf_counter()
         vectors = embedder.encode(texts)
@@ -117,7 +118,7 @@ def main() -> int:
 
         index = LanceIndex(str(root / "vector_index"))
         full, embedded, documents = build_features(lake, index, embedder)
-        print(f"real-world blog: {len(first)} posts, {documents} cleaned documents, {len(texts)} chunks of <= {CHUNKING[0]} tokens")
+        print(f"real-world blog: {len(first)} posts, {documents} cleaned documents, {len(texts)} chunks of <= {BOUNDS.max_tokens} tokens")
         print("\n1. overhead: chunk + embed + index vs bare model.encode of the same chunk texts")
         print(f"  {'run':<34}{'seconds':>9}{'chunks embedded':>17}{'ratio':>8}")
         print(f"  {'bare model.encode (baseline)':<34}{bare:>9.2f}{len(texts):>17}{1:>8.3f}")

@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 
-from twin_assets.features.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS
+from twin_assets.features.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, ChunkBounds
 from twin_assets.features.chunks import chunk_rows
 from twin_assets.features.embedding import Embedder
 from twin_assets.features.index import LanceIndex, VectorIndex, WeaviateIndex, sync_index
@@ -28,8 +28,11 @@ class EmbeddingResource(dg.ConfigurableResource):
     def embedder(self) -> Embedder:
         return Embedder(self.model, self.batch_size)
 
+    def bounds(self) -> ChunkBounds:
+        return ChunkBounds(self.max_tokens, self.overlap_tokens)
+
     def chunking(self) -> str:
-        return f"{self.model}:{self.max_tokens}:{self.overlap_tokens}"
+        return self.bounds().label(self.model)
 
 
 class VectorIndexResource(dg.ConfigurableResource):
@@ -64,7 +67,7 @@ def document_chunks(context: dg.AssetExecutionContext, lake: LakeResource, embed
     embedder = embedding.embedder()
     rows, chunked = chunk_rows(
         store.read(CLEANED_DOCUMENTS), store.read(DOCUMENT_CHUNKS), embedder.count_tokens, embedding.chunking(),
-        embedding.max_tokens, embedding.overlap_tokens,
+        embedding.bounds(),
     )
     result = store.replace(DOCUMENT_CHUNKS, rows)
     context.log.info(f"chunked {chunked} new or changed documents into {result.inserted} new chunks")

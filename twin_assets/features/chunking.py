@@ -43,6 +43,16 @@ _EXTENSION_LANGUAGES = {
 
 
 @dataclass(frozen=True)
+class ChunkBounds:
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS  # articles and long posts only; code chunks do not overlap
+
+    def label(self, model: str) -> str:
+        """What chunks were cut with; stored chunks with another label are cut again."""
+        return f"{model}:{self.max_tokens}:{self.overlap_tokens}"
+
+
+@dataclass(frozen=True)
 class Chunk:
     chunk_id: str
     document_id: str
@@ -173,33 +183,22 @@ def _code_blocks(text: str, language: str | None) -> list[str]:
 
 
 def chunk_text(
-    text: str,
-    category: str,
-    count: TokenCounter,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
-    path: str | None = None,
+    text: str, category: str, count: TokenCounter, bounds: ChunkBounds = ChunkBounds(), path: str | None = None,
 ) -> list[str]:
-    """The chunk texts of one document."""
+    """The chunk texts of one document; `path` tells a source file's language."""
     text = text.strip()
     if not text:
         return []
     if category == "repository":
-        blocks = _code_blocks(text, language_of(path))
-        return _pack(blocks, count, max_tokens, 0, None, "\n")
-    if category == "post" and count(text) <= max_tokens:
+        return _pack(_code_blocks(text, language_of(path)), count, bounds.max_tokens, 0, None, "\n")
+    if category == "post" and count(text) <= bounds.max_tokens:
         return [text]
-    return _pack(_paragraphs(text), count, max_tokens, overlap_tokens, _sentences, " ")
+    return _pack(_paragraphs(text), count, bounds.max_tokens, bounds.overlap_tokens, _sentences, " ")
 
 
 def chunk_document(
-    document_id: str,
-    text: str,
-    category: str,
-    count: TokenCounter,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
-    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+    document_id: str, text: str, category: str, count: TokenCounter, bounds: ChunkBounds = ChunkBounds(),
     path: str | None = None,
 ) -> list[Chunk]:
-    texts = chunk_text(text, category, count, max_tokens, overlap_tokens, path)
+    texts = chunk_text(text, category, count, bounds, path)
     return [Chunk(chunk_id(document_id, t), document_id, i, t, count(t)) for i, t in enumerate(texts)]

@@ -6,13 +6,12 @@ import json
 
 import polars as pl
 
-from twin_assets.features.chunking import TokenCounter, chunk_document
+from twin_assets.features.chunking import ChunkBounds, TokenCounter, chunk_document
 from twin_assets.lake.tables import DOCUMENT_CHUNK_SCHEMA
 
 
 def chunk_rows(
-    documents: pl.DataFrame, stored: pl.DataFrame, count: TokenCounter, chunking: str,
-    max_tokens: int, overlap_tokens: int,
+    documents: pl.DataFrame, stored: pl.DataFrame, count: TokenCounter, chunking: str, bounds: ChunkBounds,
 ) -> tuple[pl.DataFrame, int]:
     """All chunk rows for `documents`, and how many documents had to be chunked. A document whose
     content_hash and chunking settings match what is stored keeps its stored chunks."""
@@ -24,7 +23,7 @@ def chunk_rows(
     to_chunk = documents.filter(~pl.col("id").is_in(unchanged_ids))
     for doc in to_chunk.iter_rows(named=True):
         path = json.loads(doc["metadata"] or "{}").get("path") or doc["title"]
-        for chunk in chunk_document(doc["id"], doc["text"], doc["category"], count, max_tokens, overlap_tokens, path):
+        for chunk in chunk_document(doc["id"], doc["text"], doc["category"], count, bounds, path):
             rows.append({
                 "chunk_id": chunk.chunk_id, "document_id": doc["id"], "author_id": doc["author_id"],
                 "platform": doc["platform"], "category": doc["category"], "url": doc["url"], "title": doc["title"],

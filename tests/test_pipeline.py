@@ -15,12 +15,14 @@ from tests.test_definitions import demo_resources
 from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
 from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import raw_collection
+from twin_assets.datasets.assets import DatasetResource, instruct_dataset
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
-from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, RAW_ARTICLES
-from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
+from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, RAW_ARTICLES
+from twin_assets.quality.assets import cleaned_documents_expectations, instruct_dataset_expectations, raw_expectations
 
 PIPELINE = [
     raw_collection, twin_dbt_models, raw_expectations, cleaned_documents_expectations, document_chunks, vector_index,
+    instruct_dataset, instruct_dataset_expectations,
 ]
 
 
@@ -30,6 +32,7 @@ def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
         "embedding": EmbeddingResource(model="all-MiniLM-L6-v2"),
         "index": VectorIndexResource(backend="lancedb"),
+        "datasets": DatasetResource(sizes={"tiny": 10}),
     }
 
 
@@ -56,7 +59,8 @@ def test_the_graph_runs_from_raw_assets_through_staging_to_cleaned_documents():
     assert {"expectations", "unique_cleaned_documents_id", "not_null_cleaned_documents_text"} <= checks
     assert graph.get(dg.AssetKey("document_chunks")).parent_keys == {dg.AssetKey("cleaned_documents")}
     assert graph.get(dg.AssetKey("vector_index")).parent_keys == {dg.AssetKey("document_chunks")}
-    for table in ("raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents"):
+    assert graph.get(dg.AssetKey("instruct_dataset")).parent_keys == {dg.AssetKey("cleaned_documents")}
+    for table in ("raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents", "instruct_dataset"):
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(table), "expectations"))
         assert spec.blocking, table
 
@@ -91,9 +95,21 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
     assert index_metadata["added"].value == index_metadata["index_size"].value == chunks.height > 45
     assert index_metadata["embedding_model"].value == "all-MiniLM-L6-v2"
 
-    version = lake.version(CLEANED_DOCUMENTS)
+    card = next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("instruct_dataset")
+    )
+    assert card["dagster/row_count"].value == lake.read(INSTRUCT_DATASET).height > 40
+    assert card["cleaned_documents_version"].value == lake.version(CLEANED_DOCUMENTS)
+    assert set(card["samples_by_split"].value) == {"train", "test"}
+    assert card["exports"].value["tiny"]["train"] + card["exports"].value["tiny"]["test"] == 10
+    assert (Path(card["exports_path"].value) / "full" / "train.chat.jsonl").is_file()
+    assert "instruct_dataset:expectations" in outcomes
+
+    version, dataset_version = lake.version(CLEANED_DOCUMENTS), lake.version(INSTRUCT_DATASET)
     again = dg.materialize(PIPELINE, resources=resources)
     assert again.success and lake.version(CLEANED_DOCUMENTS) == version
+    assert lake.version(INSTRUCT_DATASET) == dataset_version  # unchanged documents: the same samples, no new version
     index_again = next(
         e.materialization.metadata for e in again.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey("vector_index")

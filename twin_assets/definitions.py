@@ -9,14 +9,15 @@ from dagster_dbt import DbtCliResource
 from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
 from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
+from twin_assets.datasets.assets import DatasetResource, instruct_dataset
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
-from twin_assets.quality.assets import cleaned_documents_expectations, raw_expectations
+from twin_assets.quality.assets import cleaned_documents_expectations, instruct_dataset_expectations, raw_expectations
 from twin_assets.resources import LakeResource, TwinConfigResource
 from twin_assets.settings import config_path, twin_home
 
 defs = dg.Definitions(
-    assets=[raw_collection, twin_dbt_models, document_chunks, vector_index],
-    asset_checks=[raw_expectations, cleaned_documents_expectations],
+    assets=[raw_collection, twin_dbt_models, document_chunks, vector_index, instruct_dataset],
+    asset_checks=[raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations],
     jobs=[collect_job],
     # One process per run: a process per step would import the code location (dbt, Great
     # Expectations) again for every step, which doubles a laptop run. Deployments that spread
@@ -31,6 +32,7 @@ defs = dg.Definitions(
         "crawler": CrawlerResource(),
         "twin_config": TwinConfigResource(path=config_path()),
         "embedding": EmbeddingResource(),
+        "datasets": DatasetResource(),
         "index": VectorIndexResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },

@@ -102,6 +102,20 @@ DOCUMENT_CHUNKS = TableSpec(
     compare_on=("document_id", "chunk_index", "url", "title", "chunking"),
 )
 
+INSTRUCT_SCHEMA: dict[str, pl.DataType] = {
+    "sample_id": pl.String(),  # sha256(document id + output)
+    "split": pl.String(),  # train or test, by a stable hash of the document id
+    "instruction": pl.String(),
+    "output": pl.String(),  # always the author's own text
+    "category": pl.String(),
+    "document_id": pl.String(),
+}
+
+INSTRUCT_DATASET = TableSpec(
+    "instruct_dataset", "datasets", INSTRUCT_SCHEMA, key="sample_id", compare_on=("split", "instruction", "category"),
+)
+
 LAKE_TABLES = {
-    spec.name: spec for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS)
+    spec.name: spec
+    for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET)
 }

@@ -8,7 +8,15 @@ and links the Data Docs built under TWIN_HOME.
 
 import dagster as dg
 
-from twin_assets.lake import CLEANED_DOCUMENTS, CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, TableSpec
+from twin_assets.lake import (
+    CLEANED_DOCUMENTS,
+    CRAWL_ERRORS,
+    INSTRUCT_DATASET,
+    RAW_ARTICLES,
+    RAW_POSTS,
+    RAW_REPOSITORIES,
+    TableSpec,
+)
 from twin_assets.quality.expectations import ValidationReport, run_parameters, validate
 from twin_assets.resources import LakeResource, TwinConfigResource
 
@@ -47,7 +55,8 @@ def _check_result(report: ValidationReport, spec: TableSpec) -> dg.AssetCheckRes
 def _validate(spec: TableSpec, lake: LakeResource, twin_config: TwinConfigResource) -> dg.AssetCheckResult:
     languages = [author.language for author in twin_config.load().authors]
     report = validate(
-        lake.lake().read(spec), spec.name, run_parameters(languages), docs_dir=lake.local_dir("data_docs")
+        lake.lake().read(spec), spec.name, run_parameters(languages), docs_dir=lake.local_dir("data_docs"),
+        key_column=spec.key,
     )
     return _check_result(report, spec)
 
@@ -73,3 +82,8 @@ def raw_expectations(context: dg.AssetCheckExecutionContext, lake: LakeResource,
 @dg.multi_asset_check(specs=[_spec(CLEANED_DOCUMENTS)])
 def cleaned_documents_expectations(lake: LakeResource, twin_config: TwinConfigResource):
     yield _validate(CLEANED_DOCUMENTS, lake, twin_config)
+
+
+@dg.multi_asset_check(specs=[_spec(INSTRUCT_DATASET)])
+def instruct_dataset_expectations(lake: LakeResource, twin_config: TwinConfigResource):
+    yield _validate(INSTRUCT_DATASET, lake, twin_config)

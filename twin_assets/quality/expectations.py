@@ -20,6 +20,14 @@ import polars as pl
 from twin_assets.collect.pages import BOT_CHALLENGE_PATTERN, ERROR_PAGE_PATTERN
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
+# Columns some expectations read that a table does not store: computed from the rows before validation.
+DERIVED_COLUMNS = {
+    "instruct_dataset": lambda frame: frame.with_columns(
+        pl.col("split").n_unique().over("document_id").alias("splits_per_document")
+    ),
+}
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+PHONE_PATTERN = r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
 MAX_EXAMPLES = 10  # failing rows listed per expectation; the count is always complete
 
 
@@ -82,6 +90,7 @@ def run_parameters(languages: list[str], now: datetime | None = None) -> dict[st
         "now": pd.Timestamp(now or datetime.now(timezone.utc)),
         "languages": sorted(set(languages)),
         "not_writing_patterns": [f"(?i){BOT_CHALLENGE_PATTERN}", f"(?i){ERROR_PAGE_PATTERN}"],
+        "personal_data_patterns": [EMAIL_PATTERN, PHONE_PATTERN],
     }
 
 
@@ -133,6 +142,8 @@ def validate(
 ) -> ValidationReport:
     """Run one suite over a table's rows; failing rows are named by `key_column`."""
     suite_data = load_suite(suite_name, suites_dir)
+    if suite_name in DERIVED_COLUMNS:
+        frame = DERIVED_COLUMNS[suite_name](frame)
     if frame.is_empty():
         return ValidationReport(suite_name, rows=0, evaluated=0)
 

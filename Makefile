@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/collect_realworld.py
 	$(BIN)/python bench/clean_realworld.py
 	$(BIN)/python bench/features_realworld.py
+	$(BIN)/python bench/datasets_realworld.py
 
 clean:
 	rm -rf $(TWIN_HOME)

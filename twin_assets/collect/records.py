@@ -20,6 +20,11 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def text_key(document_id: str, text: str) -> str:
+    """The key of a piece cut from a document (a chunk, a sample): the same text of the same document, the same key."""
+    return sha256(f"{document_id}\n{text}")
+
+
 def platform_of(url: str) -> str:
     host = (urlparse(url).hostname or "").lower()
     for platform in ("medium", "substack", "linkedin", "github"):

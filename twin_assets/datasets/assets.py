@@ -6,6 +6,7 @@ import dagster as dg
 
 from twin_assets.datasets.exports import export_instruct
 from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct
+from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_instruction
 from twin_assets.features.assets import EmbeddingResource
 from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET
 from twin_assets.metadata import counts_by, markdown_sample
@@ -44,7 +45,26 @@ def instruct_dataset(
     context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetResource, embedding: EmbeddingResource,
 ):
     store = lake.lake()
-    samples = build_instruct(store.read(CLEANED_DOCUMENTS), datasets.test_fraction)
+    settings = LLMSettings.from_environment()
+    chat = JSONChat(settings, lake.local_dir("llm_cache") / "answers.sqlite") if settings else None
+    llm_problem: list[str] = []  # the first error; an endpoint that failed every retry is not asked again
+    fallbacks = 0
+
+    def write_instruction(extract: str, category: str) -> str | None:
+        nonlocal fallbacks
+        if not llm_problem:
+            try:
+                return llm_instruction(chat, extract, category)
+            except LLMError as exc:
+                llm_problem.append(str(exc))
+        fallbacks += 1  # this sample gets a template instruction; the run goes on
+        return None
+
+    try:
+        samples = build_instruct(store.read(CLEANED_DOCUMENTS), datasets.test_fraction, write_instruction if chat else None)
+    finally:
+        if chat:
+            chat.close()
     result = store.replace(INSTRUCT_DATASET, samples)
     version = store.version(INSTRUCT_DATASET)
     folder = lake.local_dir("datasets") / INSTRUCT_DATASET.name / f"v{version}"
@@ -52,9 +72,14 @@ def instruct_dataset(
     # The training tokenizer arrives with the training stage; until then the embedding model's stands in.
     count = embedding.embedder().count_tokens
     context.log.info(f"instruct_dataset v{version}: {samples.height} samples, {result.written} rows written")
+    if llm_problem:
+        context.log.warning(f"{fallbacks} instructions fell back to templates: {llm_problem[0]}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": samples.height,
+            "instructions_from": "llm " + settings.model if settings else "templates",
+            "llm_requests": chat.requests if chat else 0,
+            "llm_fallbacks": fallbacks,
             "delta_version": version,
             "cleaned_documents_version": store.version(CLEANED_DOCUMENTS),
             "inserted": result.inserted,

@@ -18,14 +18,18 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
+from twin_assets.collect.records import text_key
 from twin_assets.lake.tables import INSTRUCT_SCHEMA
 
 MIN_EXTRACT_CHARS = 1000
 MAX_EXTRACT_CHARS = 2000
 MIN_WHOLE_CHARS = 200  # a whole piece shorter than an extract is used if it is at least this long
 TEST_FRACTION = 0.1
+MAX_POINT_CHARS = 200  # an opening sentence used as the topic is cut to this
 
 Keyphrases = Callable[[str], list[str]]
+# (extract, category) -> an instruction, or None to fall back to the templates (e.g. an LLM that failed)
+InstructionWriter = Callable[[str, str], str | None]
 
 # Per category, templates for a subject (a title or keyphrases) and for a point (an opening sentence).
 _TEMPLATES = {
@@ -82,7 +86,7 @@ class InstructSample:
 
 
 def sample_id(document_id: str, output: str) -> str:
-    return hashlib.sha256(f"{document_id}\n{output}".encode()).hexdigest()
+    return text_key(document_id, output)
 
 
 def split_of(document_id: str, test_fraction: float = TEST_FRACTION) -> str:
@@ -148,8 +152,10 @@ def topic_of(
         return "subject", f'"{_plain(title)}"'
     sentence = _FIRST_SENTENCE.match(_plain(extract))
     opening = (sentence.group(1) if sentence else _plain(extract)).strip()
-    words = opening.split()
-    return "point", " ".join(words[:30]) + ("…" if len(words) > 30 else "")
+    point = " ".join(opening.split()[:30])
+    if len(point) > MAX_POINT_CHARS:  # a sentence full of code or links
+        point = point[:MAX_POINT_CHARS].rsplit(" ", 1)[0]
+    return "point", point + ("…" if point != opening else "")
 
 
 def instruction_for(extract_id: str, category: str, kind: str, topic: str, path: str | None = None) -> str:
@@ -164,24 +170,31 @@ def instruction_for(extract_id: str, category: str, kind: str, topic: str, path:
 def document_samples(
     document_id: str, text: str, category: str, title: str | None, path: str | None = None,
     keyphrases: Keyphrases | None = None, test_fraction: float = TEST_FRACTION,
+    write_instruction: InstructionWriter | None = None,
 ) -> list[InstructSample]:
     split = split_of(document_id, test_fraction)
     samples = []
     for index, output in enumerate(extracts(text, category)):
         identifier = sample_id(document_id, output)
-        kind, topic = topic_of(output, category, title, index == 0, keyphrases)
-        samples.append(InstructSample(
-            identifier, document_id, split, category, instruction_for(identifier, category, kind, topic, path), output,
-        ))
+        instruction = write_instruction(output, category) if write_instruction else None
+        if instruction is None:
+            kind, topic = topic_of(output, category, title, index == 0, keyphrases)
+            instruction = instruction_for(identifier, category, kind, topic, path)
+        samples.append(InstructSample(identifier, document_id, split, category, instruction, output))
     return samples
 
 
-def build_instruct(documents: pl.DataFrame, test_fraction: float = TEST_FRACTION) -> pl.DataFrame:
+def build_instruct(
+    documents: pl.DataFrame, test_fraction: float = TEST_FRACTION, write_instruction: InstructionWriter | None = None,
+) -> pl.DataFrame:
     """Samples for every cleaned document (columns of the instruct_dataset contract)."""
     rows = []
     for doc in documents.iter_rows(named=True):
         path = json.loads(doc["metadata"] or "{}").get("path") or doc["title"]
         title = path if doc["category"] == "repository" else doc["title"]
-        for sample in document_samples(doc["id"], doc["text"], doc["category"], title, path, test_fraction=test_fraction):
+        for sample in document_samples(
+            doc["id"], doc["text"], doc["category"], title, path,
+            test_fraction=test_fraction, write_instruction=write_instruction,
+        ):
             rows.append(asdict(sample))
     return pl.DataFrame(rows, schema=INSTRUCT_SCHEMA)

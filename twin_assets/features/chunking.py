@@ -14,10 +14,11 @@ searched are cut the same way.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from twin_assets.collect.records import text_key
 
 TokenCounter = Callable[[str], int]
 
@@ -62,8 +63,7 @@ class Chunk:
 
 
 def chunk_id(document_id: str, text: str) -> str:
-    """Stable across runs: the same text of the same document is the same chunk."""
-    return hashlib.sha256(f"{document_id}\n{text}".encode()).hexdigest()
+    return text_key(document_id, text)
 
 
 def language_of(path: str | None) -> str | None:

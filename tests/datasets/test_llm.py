@@ -1,0 +1,155 @@
+"""The optional LLM path against OpenAI-compatible test servers on 127.0.0.1."""
+
+import http.server
+import json
+import threading
+import time
+
+import polars as pl
+import pytest
+
+from tests.datasets.test_instruct import LONG, cleaned
+from twin_assets.datasets.instruct import build_instruct
+from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_instruction
+from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
+
+
+class ChatServer:
+    """Answers POST /v1/chat/completions with each scripted behaviour in turn (the last repeats)."""
+
+    def __init__(self, *behaviours: str):
+        self.behaviours = list(behaviours)
+        self.bodies: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.bodies.append({"body": body, "auth": self.headers.get("Authorization")})
+                behaviour = server.behaviours.pop(0) if len(server.behaviours) > 1 else server.behaviours[0]
+                if behaviour == "slow":
+                    time.sleep(1.0)
+                status, content = {
+                    "ok": (200, json.dumps({"instruction": "Write a post about idempotent reruns."})),
+                    "slow": (200, json.dumps({"instruction": "Too late."})),
+                    "not-json": (200, "Sure! Here is your instruction: write a post."),
+                    "wrong-shape": (200, json.dumps({"prompt": "no instruction field"})),
+                    "error": (503, ""),
+                }[behaviour]
+                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server_factory():
+    servers = []
+
+    def make(*behaviours):
+        servers.append(ChatServer(*behaviours))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def chat(server, tmp_path, **overrides) -> JSONChat:
+    settings = LLMSettings(server.url, "test-model", api_key="secret", timeout_s=0.5, retries=2, backoff_s=0.01, **overrides)
+    return JSONChat(settings, tmp_path / "cache.sqlite")
+
+
+def test_a_valid_answer_is_used_and_cached(server_factory, tmp_path):
+    server = server_factory("ok")
+    client = chat(server, tmp_path)
+    assert llm_instruction(client, "Some text.", "post") == "Write a post about idempotent reruns."
+    assert llm_instruction(client, "Some text.", "post") == "Write a post about idempotent reruns."
+    assert client.requests == 1 and len(server.bodies) == 1  # the second answer came from the cache
+    request = server.bodies[0]
+    assert request["auth"] == "Bearer secret" and request["body"]["model"] == "test-model"
+    assert request["body"]["response_format"] == {"type": "json_object"}
+
+
+def test_the_cache_survives_a_new_client(server_factory, tmp_path):
+    server = server_factory("ok")
+    llm_instruction(chat(server, tmp_path), "Some text.", "post")
+    again = chat(server, tmp_path)
+    llm_instruction(again, "Some text.", "post")
+    assert again.requests == 0
+
+
+@pytest.mark.parametrize("first", ["not-json", "wrong-shape", "error", "slow"])
+def test_a_bad_first_answer_is_retried(server_factory, tmp_path, first):
+    server = server_factory(first, "ok")
+    client = chat(server, tmp_path)
+    assert llm_instruction(client, "Some text.", "article") == "Write a post about idempotent reruns."
+    assert client.requests == 2
+
+
+@pytest.mark.parametrize(("behaviour", "reason"), [("not-json", "malformed answer"), ("slow", "Timeout"), ("error", "HTTP 503")])
+def test_an_endpoint_that_never_answers_well_is_a_clear_error(server_factory, tmp_path, behaviour, reason):
+    client = chat(server_factory(behaviour), tmp_path)
+    with pytest.raises(LLMError, match=reason):
+        llm_instruction(client, "Some text.", "post")
+    assert client.requests == 3  # one try and two retries
+
+
+def test_build_uses_the_llm_and_falls_back_to_templates_sample_by_sample(server_factory, tmp_path):
+    frame = pl.DataFrame([cleaned("a", LONG), cleaned("b", LONG.replace("Paragraph", "Part"))], schema=CLEANED_DOCUMENT_SCHEMA)
+    client = chat(server_factory("ok"), tmp_path)
+    with_llm = build_instruct(frame, write_instruction=lambda extract, category: llm_instruction(client, extract, category))
+    assert set(with_llm["instruction"]) == {"Write a post about idempotent reruns."}
+    offline = build_instruct(frame, write_instruction=lambda extract, category: None)
+    assert offline["output"].to_list() == with_llm["output"].to_list()  # the answers never change
+    assert offline["sample_id"].to_list() == with_llm["sample_id"].to_list()
+    assert "idempotent reruns" not in " ".join(offline["instruction"])
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("TWIN_LLM_BASE_URL", raising=False)
+    assert LLMSettings.from_environment() is None
+    monkeypatch.setenv("TWIN_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("TWIN_LLM_MODEL", "local")
+    monkeypatch.setenv("TWIN_LLM_API_KEY", "k")
+    assert LLMSettings.from_environment() == LLMSettings("http://127.0.0.1:9/v1", "local", "k")
+
+
+def test_the_asset_falls_back_to_templates_when_the_endpoint_fails_and_keeps_the_key_out_of_metadata(
+    server_factory, tmp_path, monkeypatch,
+):
+    import dagster as dg
+    from dagster_aws.s3 import S3Resource
+
+    from twin_assets.datasets.assets import DatasetResource, instruct_dataset
+    from twin_assets.features.assets import EmbeddingResource
+    from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET
+    from twin_assets.resources import LakeResource
+
+    server = server_factory("error")
+    monkeypatch.setenv("TWIN_LLM_BASE_URL", server.url)
+    monkeypatch.setenv("TWIN_LLM_API_KEY", "very-secret-key")
+    lake = LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
+    lake.lake().replace(CLEANED_DOCUMENTS, pl.DataFrame([cleaned("a", LONG)], schema=CLEANED_DOCUMENT_SCHEMA))
+    resources = {"lake": lake, "datasets": DatasetResource(), "embedding": EmbeddingResource()}
+    result = dg.materialize([instruct_dataset], resources=resources)
+    metadata = result.asset_materializations_for_node("instruct_dataset")[0].metadata
+    assert metadata["llm_fallbacks"].value == lake.lake().read(INSTRUCT_DATASET).height > 0
+    assert "very-secret-key" not in json.dumps({k: str(v.value) for k, v in metadata.items()})

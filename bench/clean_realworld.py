@@ -21,7 +21,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from collect_realworld import BENCH_OPTIONS, bench_arguments, served_blog  # noqa: E402
+from collect_realworld import BENCH_OPTIONS, bench_arguments, collect_real_blog  # noqa: E402
 
 from twin_assets.clean.dbt_cli import run_dbt  # noqa: E402
 from twin_assets.clean.report import cleaning_summary  # noqa: E402
@@ -86,12 +86,9 @@ def main() -> int:
     args = bench_arguments(__doc__)
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as work:
         work_dir = Path(work)
-        if args.posts.is_dir():
-            with served_blog(sorted(args.posts.glob("*.md"))[: args.limit], work_dir) as (config, rendered):
-                Crawler(Lake(str(work_dir / "real")), BENCH_OPTIONS).run(config)
+        rendered = collect_real_blog(args, work_dir / "real")
+        if rendered is not None:
             clean_and_report(f"real-world blog: {rendered} posts served on 127.0.0.1", work_dir / "real", ["en"])
-        else:
-            print(f"(no real-world posts at {args.posts}; skipping that part)")
 
         demo = load_config(REPO_ROOT / "twin.yaml")
         Crawler(Lake(str(work_dir / "demo")), BENCH_OPTIONS).run(demo)

@@ -92,6 +92,16 @@ def served_blog(posts: list[Path], work_dir: Path) -> Iterator[tuple[TwinConfig,
         server.shutdown()
 
 
+def collect_real_blog(args: argparse.Namespace, root: Path) -> int | None:
+    """Crawls the real posts, served locally, into a lake at `root`; how many posts, or None when absent."""
+    if not args.posts.is_dir():
+        print(f"(no real-world posts at {args.posts}; skipping that part)")
+        return None
+    with served_blog(sorted(args.posts.glob("*.md"))[: args.limit], root.parent / f"{root.name}-site") as (config, rendered):
+        Crawler(Lake(str(root)), BENCH_OPTIONS).run(config)
+    return rendered
+
+
 def bench_arguments(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=Path, default=DEFAULT_POSTS)

@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from clean_realworld import timed_build  # noqa: E402
-from collect_realworld import BENCH_OPTIONS, bench_arguments, served_blog  # noqa: E402
+from collect_realworld import BENCH_OPTIONS, bench_arguments, collect_real_blog  # noqa: E402
 
 from twin_assets.collect.crawl import Crawler  # noqa: E402
 from twin_assets.datasets.instruct import build_instruct  # noqa: E402
@@ -53,12 +53,9 @@ def main() -> int:
     count = Embedder().count_tokens
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as work:
         work_dir = Path(work)
-        if args.posts.is_dir():
-            with served_blog(sorted(args.posts.glob("*.md"))[: args.limit], work_dir) as (config, rendered):
-                Crawler(Lake(str(work_dir / "real")), BENCH_OPTIONS).run(config)
+        rendered = collect_real_blog(args, work_dir / "real")
+        if rendered is not None:
             report(f"real-world blog ({rendered} posts)", work_dir / "real", count)
-        else:
-            print(f"(no real-world posts at {args.posts}; skipping that part)")
         Crawler(Lake(str(work_dir / "demo")), BENCH_OPTIONS).run(load_config(REPO_ROOT / "twin.yaml"))
         report("demo corpus", work_dir / "demo", count)
     return 0

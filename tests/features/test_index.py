@@ -64,15 +64,15 @@ def test_filters_by_author_and_category(index):
 def test_upsert_replaces_and_delete_removes(index):
     index.upsert([row("a")], vector("a")[None, :], "model-1")
     index.upsert([row("a", text="new text")], vector("a2")[None, :], "model-2")
-    assert index.count() == 1 and index.chunk_models() == {"a": "model-2"}
+    assert index.count() == 1 and [model for model, _ in index.stored().values()] == ["model-2"]
     assert index.search(vector("a2"), k=1)[0].text == "new text"
     assert index.delete(["a", "missing"]) == 1
-    assert index.count() == 0 and index.chunk_models() == {}
+    assert index.count() == 0 and index.stored() == {}
     assert index.search(vector("a"), k=3) == []
 
 
 def test_an_index_never_written_is_empty(index):
-    assert index.count() == 0 and index.chunk_models() == {} and index.delete(["x"]) == 0
+    assert index.count() == 0 and index.stored() == {} and index.delete(["x"]) == 0
 
 
 class CountingEmbedder:
@@ -100,6 +100,16 @@ def test_sync_embeds_only_what_is_new_and_removes_what_is_gone(tmp_path):
     assert (report.added, report.removed, report.size) == (1, 1, 3) and embed.embedded == ["changed c"]
 
 
+def test_a_changed_title_is_rewritten_without_counting_as_new(tmp_path):
+    index, embed = LanceIndex(str(tmp_path / "lance")), CountingEmbedder()
+    sync_index(index, [row("a"), row("b")], embed, "model-1")
+    embed.embedded.clear()
+    report = sync_index(index, [{**row("a"), "title": "A better title"}, row("b")], embed, "model-1")
+    assert (report.added, report.updated, report.reembedded, report.removed) == (0, 1, 0, 0)
+    assert embed.embedded == ["text of a"]
+    assert index.search(vector("text of a"), k=1)[0].title == "A better title"
+
+
 def test_a_new_model_reembeds_everything(tmp_path):
     index, embed = LanceIndex(str(tmp_path / "lance")), CountingEmbedder()
     chunks = [row(name) for name in ("a", "b")]
@@ -107,7 +117,7 @@ def test_a_new_model_reembeds_everything(tmp_path):
     embed.embedded.clear()
     report = sync_index(index, chunks, embed, "model-2")
     assert (report.reembedded, report.added, report.size) == (2, 0, 2) and len(embed.embedded) == 2
-    assert set(index.chunk_models().values()) == {"model-2"}
+    assert {model for model, _ in index.stored().values()} == {"model-2"}
 
 
 def test_the_in_memory_copy_follows_writes(tmp_path):

@@ -106,6 +106,7 @@ def vector_index(
     return dg.MaterializeResult(
         metadata={
             "added": report.added,
+            "updated": report.updated,
             "reembedded": report.reembedded,
             "removed": report.removed,
             "index_size": report.size,

@@ -10,6 +10,8 @@ and the name of the model that made it, so a change of model is seen and re-embe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import uuid
@@ -21,6 +23,11 @@ import numpy as np
 
 PROPERTIES = ("chunk_id", "document_id", "author_id", "category", "platform", "url", "title", "text")
 MODEL_PROPERTY = "embedding_model"
+HASH_PROPERTY = "properties_hash"  # a title or URL that changes without the text is rewritten too
+
+
+def properties_hash(row: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([row.get(name) for name in PROPERTIES]).encode()).hexdigest()[:16]
 
 
 class VectorIndexError(RuntimeError):
@@ -44,8 +51,8 @@ class Hit:
 class VectorIndex(Protocol):
     backend: str
 
-    def chunk_models(self) -> dict[str, str]:
-        """chunk_id -> the embedding model that made its vector."""
+    def stored(self) -> dict[str, tuple[str, str]]:
+        """chunk_id -> (the embedding model that made its vector, the hash of its properties)."""
 
     def upsert(self, rows: list[dict[str, Any]], vectors: np.ndarray, model: str) -> None:
         """Add or replace chunks (rows carry PROPERTIES) with their vectors."""
@@ -91,12 +98,13 @@ class LanceIndex:
             self._handle = self._db.open_table(self._name)
         return self._handle
 
-    def chunk_models(self) -> dict[str, str]:
+    def stored(self) -> dict[str, tuple[str, str]]:
         table = self._table()
         if table is None or table.count_rows() == 0:
             return {}
-        stored = table.search().select(["chunk_id", MODEL_PROPERTY]).limit(table.count_rows()).to_arrow()
-        return dict(zip(stored["chunk_id"].to_pylist(), stored[MODEL_PROPERTY].to_pylist(), strict=True))
+        stored = table.search().select(["chunk_id", MODEL_PROPERTY, HASH_PROPERTY]).limit(table.count_rows()).to_arrow()
+        versions = zip(stored[MODEL_PROPERTY].to_pylist(), stored[HASH_PROPERTY].to_pylist(), strict=True)
+        return dict(zip(stored["chunk_id"].to_pylist(), versions, strict=True))
 
     def upsert(self, rows: list[dict[str, Any]], vectors: np.ndarray, model: str) -> None:
         if not rows:
@@ -105,6 +113,7 @@ class LanceIndex:
 
         columns = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in PROPERTIES}
         columns[MODEL_PROPERTY] = pa.array([model] * len(rows), pa.string())
+        columns[HASH_PROPERTY] = pa.array([properties_hash(row) for row in rows], pa.string())
         columns["vector"] = pa.FixedSizeListArray.from_arrays(
             pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel()), vectors.shape[1]
         )
@@ -214,7 +223,9 @@ class WeaviateIndex:
             self._client.collections.create(
                 self._name,
                 vector_config=Configure.Vectors.self_provided(),
-                properties=[Property(name=name, data_type=DataType.TEXT) for name in (*PROPERTIES, MODEL_PROPERTY)],
+                properties=[
+                    Property(name=name, data_type=DataType.TEXT) for name in (*PROPERTIES, MODEL_PROPERTY, HASH_PROPERTY)
+                ],
             )
         return self._client.collections.get(self._name)
 
@@ -222,13 +233,13 @@ class WeaviateIndex:
     def _uuid(chunk_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, chunk_id))
 
-    def chunk_models(self) -> dict[str, str]:
+    def stored(self) -> dict[str, tuple[str, str]]:
         collection = self._collection()
         if collection is None:
             return {}
         return {
-            obj.properties["chunk_id"]: obj.properties[MODEL_PROPERTY]
-            for obj in collection.iterator(return_properties=["chunk_id", MODEL_PROPERTY])
+            obj.properties["chunk_id"]: (obj.properties[MODEL_PROPERTY], obj.properties[HASH_PROPERTY])
+            for obj in collection.iterator(return_properties=["chunk_id", MODEL_PROPERTY, HASH_PROPERTY])
         }
 
     def upsert(self, rows, vectors, model) -> None:
@@ -237,7 +248,9 @@ class WeaviateIndex:
         collection = self._collection(create=True)
         with collection.batch.fixed_size(batch_size=200) as batch:
             for row, vector in zip(rows, vectors, strict=True):
-                properties = {name: row.get(name) for name in PROPERTIES} | {MODEL_PROPERTY: model}
+                properties = {name: row.get(name) for name in PROPERTIES} | {
+                    MODEL_PROPERTY: model, HASH_PROPERTY: properties_hash(row),
+                }
                 batch.add_object(properties=properties, uuid=self._uuid(row["chunk_id"]), vector=vector.tolist())
         failed = collection.batch.failed_objects
         if failed:
@@ -289,6 +302,7 @@ class WeaviateIndex:
 @dataclass(frozen=True)
 class SyncReport:
     added: int  # chunks embedded for the first time
+    updated: int  # chunks whose title, URL or other properties changed without their text
     reembedded: int  # chunks embedded again because the model changed
     removed: int  # chunks of changed or deleted documents
     size: int  # chunks in the index afterwards
@@ -297,13 +311,18 @@ class SyncReport:
 def sync_index(
     index: VectorIndex, chunks: list[dict[str, Any]], embed, model: str, batch_size: int = 256,
 ) -> SyncReport:
-    """Make the index hold exactly `chunks`, embedding only those it lacks or holds under another model."""
-    stored = index.chunk_models()
+    """Make the index hold exactly `chunks`, (re)writing only those it lacks, holds under another
+    model, or holds with other properties."""
+    stored = index.stored()
     wanted = {row["chunk_id"]: row for row in chunks}
     removed = index.delete(sorted(set(stored) - set(wanted)))
-    missing = [row for chunk_id, row in wanted.items() if stored.get(chunk_id) != model]
-    for start in range(0, len(missing), batch_size):
-        batch = missing[start : start + batch_size]
+    stale = [row for chunk_id, row in wanted.items() if stored.get(chunk_id) != (model, properties_hash(row))]
+    for start in range(0, len(stale), batch_size):
+        batch = stale[start : start + batch_size]
         index.upsert(batch, embed([row["text"] for row in batch]), model)
-    reembedded = sum(1 for row in missing if row["chunk_id"] in stored)
-    return SyncReport(added=len(missing) - reembedded, reembedded=reembedded, removed=removed, size=index.count())
+    kept = [stored[row["chunk_id"]] for row in stale if row["chunk_id"] in stored]
+    reembedded = sum(1 for stored_model, _ in kept if stored_model != model)
+    return SyncReport(
+        added=len(stale) - len(kept), updated=len(kept) - reembedded, reembedded=reembedded, removed=removed,
+        size=index.count(),
+    )

@@ -89,3 +89,27 @@ def test_chunk_ids_are_stable_and_depend_on_document_and_text(count):
 
 def test_empty_text_has_no_chunks(count):
     assert chunk_text("  \n\n ", "article", count) == []
+
+
+def test_unchanged_documents_keep_their_chunks_with_their_current_title(count):
+    import json
+
+    import polars as pl
+
+    from twin_assets.features.chunks import chunk_rows
+    from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA, DOCUMENT_CHUNK_SCHEMA
+
+    def documents(title):
+        return pl.DataFrame([{
+            "id": "doc-1", "author_id": "jane", "platform": "web", "category": "article", "url": "https://j.example/1",
+            "title": title, "text": ARTICLE, "published_at": None, "crawled_at": None, "content_hash": "h1",
+            "language": "en", "word_count": 1, "duplicate_urls": [], "metadata": json.dumps({}),
+        }], schema=CLEANED_DOCUMENT_SCHEMA)
+
+    bounds = ChunkBounds(64, 20)
+    first, chunked = chunk_rows(documents("Old"), pl.DataFrame(schema=DOCUMENT_CHUNK_SCHEMA), count, "label", bounds)
+    again, rechunked = chunk_rows(documents("New"), first, count, "label", bounds)
+    assert chunked == 1 and rechunked == 0
+    assert again["chunk_id"].to_list() == first["chunk_id"].to_list() and set(again["title"]) == {"New"}
+    _, other_bounds = chunk_rows(documents("New"), first, count, "other label", bounds)
+    assert other_bounds == 1  # new chunking settings cut again

@@ -14,11 +14,17 @@ def chunk_rows(
     documents: pl.DataFrame, stored: pl.DataFrame, count: TokenCounter, chunking: str, bounds: ChunkBounds,
 ) -> tuple[pl.DataFrame, int]:
     """All chunk rows for `documents`, and how many documents had to be chunked. A document whose
-    content_hash and chunking settings match what is stored keeps its stored chunks."""
+    content_hash and chunking settings match what is stored keeps its stored chunks, with its
+    current title and URL."""
     fresh = stored.filter(pl.col("chunking") == chunking).select("document_id", "document_hash").unique()
     known = dict(fresh.iter_rows())
     unchanged_ids = [d for d, h in documents.select("id", "content_hash").iter_rows() if known.get(d) == h]
-    kept = stored.filter(pl.col("document_id").is_in(unchanged_ids) & (pl.col("chunking") == chunking))
+    described = ["author_id", "platform", "category", "url", "title"]  # may change while the text does not
+    kept = (
+        stored.filter(pl.col("document_id").is_in(unchanged_ids) & (pl.col("chunking") == chunking))
+        .drop(described)
+        .join(documents.select(pl.col("id").alias("document_id"), *described), on="document_id")
+    )
     rows = []
     to_chunk = documents.filter(~pl.col("id").is_in(unchanged_ids))
     for doc in to_chunk.iter_rows(named=True):

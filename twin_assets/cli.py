@@ -33,7 +33,7 @@ def _search(args: argparse.Namespace) -> int:
     from twin_assets.features.retrieval import Retriever
     from twin_assets.settings import embedding_model, local_state_dir, twin_home, vector_backend
 
-    index = open_index(vector_backend(), local_state_dir(twin_home()) / "vector_index", os.environ.get("WEAVIATE_URL", ""))
+    index = open_index(vector_backend(), local_state_dir(twin_home()), os.environ.get("WEAVIATE_URL", ""))
     if index.count() == 0:
         print("twin: the vector index is empty; materialize vector_index first (make run)", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The cleaning rules as DuckDB scalar functions, for the dbt models and for reading their views."""
+"""The cleaning rules as DuckDB scalar functions, registered on dbt's connection by the lake plugin."""
 
 from __future__ import annotations
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import duckdb
 
-from twin_assets.clean.functions import register_functions
-
 WAREHOUSE_FILE = "twin.duckdb"  # the `path` in twin_dbt/profiles.yml
 
 
@@ -23,9 +21,7 @@ class CleaningSummary:
 
 
 def _connect(warehouse_dir: Path) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(warehouse_dir / WAREHOUSE_FILE), read_only=True)
-    register_functions(connection)  # the staging views call them
-    return connection
+    return duckdb.connect(str(warehouse_dir / WAREHOUSE_FILE), read_only=True)
 
 
 def row_counts(warehouse_dir: Path, relations: list[str]) -> dict[str, int]:

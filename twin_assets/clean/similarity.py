@@ -1,8 +1,8 @@
 """Near-duplicate detection for cross-posted pieces: word shingles, a bottom-k sketch, Jaccard.
 
 Comparing every pair of documents is quadratic, so each document gets a small sketch (the
-k smallest hashes of its shingles). Two documents whose shingle sets overlap a lot share
-sketch values with high probability; only pairs that share one are compared exactly.
+k smallest hashes of its shingles). Two documents whose shingle sets overlap a lot share many
+sketch values; only pairs that share several (int_documents.sql) are compared exactly.
 """
 
 from __future__ import annotations

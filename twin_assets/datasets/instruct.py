@@ -27,11 +27,10 @@ MIN_WHOLE_CHARS = 200  # a whole piece shorter than an extract is used if it is 
 TEST_FRACTION = 0.1
 MAX_POINT_CHARS = 200  # an opening sentence used as the topic is cut to this
 
-Keyphrases = Callable[[str], list[str]]
 # (extract, category) -> an instruction, or None to fall back to the templates (e.g. an LLM that failed)
 InstructionWriter = Callable[[str, str], str | None]
 
-# Per category, templates for a subject (a title or keyphrases) and for a point (an opening sentence).
+# Per category, templates for a subject (a title) and for a point (an opening sentence).
 _TEMPLATES = {
     "post": {
         "subject": (
@@ -139,13 +138,9 @@ def _plain(text: str) -> str:
 
 
 def topic_of(
-    extract: str, category: str, title: str | None, first: bool, keyphrases: Keyphrases | None = None,
+    extract: str, category: str, title: str | None, first: bool,
 ) -> tuple[str, str]:
-    """("subject", keyphrases or the piece's title) or ("point", the extract's opening sentence)."""
-    if keyphrases:
-        phrases = [p for p in keyphrases(extract) if p]
-        if phrases:
-            return "subject", " and ".join(phrases[:2])
+    """("subject", the piece's title or file) or ("point", the extract's opening sentence)."""
     if category == "repository":
         return "subject", f"`{title}`" if title else "this file"
     if title and first:
@@ -169,7 +164,7 @@ def instruction_for(extract_id: str, category: str, kind: str, topic: str, path:
 
 def document_samples(
     document_id: str, text: str, category: str, title: str | None, path: str | None = None,
-    keyphrases: Keyphrases | None = None, test_fraction: float = TEST_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     write_instruction: InstructionWriter | None = None,
 ) -> list[InstructSample]:
     split = split_of(document_id, test_fraction)
@@ -178,7 +173,7 @@ def document_samples(
         identifier = sample_id(document_id, output)
         instruction = write_instruction(output, category) if write_instruction else None
         if instruction is None:
-            kind, topic = topic_of(output, category, title, index == 0, keyphrases)
+            kind, topic = topic_of(output, category, title, index == 0)
             instruction = instruction_for(identifier, category, kind, topic, path)
         samples.append(InstructSample(identifier, document_id, split, category, instruction, output))
     return samples

@@ -2,6 +2,7 @@
 
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -12,7 +13,7 @@ from twin_assets.features.index import LanceIndex, VectorIndex, WeaviateIndex, s
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS
 from twin_assets.metadata import counts_by, markdown_sample
 from twin_assets.resources import LakeResource
-from twin_assets.settings import embedding_model, vector_backend
+from twin_assets.settings import embedding_model, local_state_dir, vector_backend
 
 FEATURES_GROUP = "features"
 
@@ -43,12 +44,13 @@ class VectorIndexResource(dg.ConfigurableResource):
     collection: str = "TwinChunk"
 
     def open(self, lake: LakeResource) -> VectorIndex:
-        return open_index(self.backend, lake.local_dir("vector_index"), self.weaviate_url, self.collection)
+        return open_index(self.backend, local_state_dir(lake.root), self.weaviate_url, self.collection)
 
 
-def open_index(backend: str, lance_dir, weaviate_url: str = "", collection: str = "TwinChunk") -> VectorIndex:
+def open_index(backend: str, state_dir: Path, weaviate_url: str = "", collection: str = "TwinChunk") -> VectorIndex:
+    """The configured backend; LanceDB keeps its files in `state_dir`/vector_index."""
     if backend == "lancedb":
-        return LanceIndex(str(lance_dir))
+        return LanceIndex(str(state_dir / "vector_index"))
     if backend == "weaviate":
         if not weaviate_url:
             raise ValueError("the weaviate backend needs WEAVIATE_URL")

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from twin_assets.lake.store import sql_strings
+
 PROPERTIES = ("chunk_id", "document_id", "author_id", "category", "platform", "url", "title", "text")
 MODEL_PROPERTY = "embedding_model"
 HASH_PROPERTY = "properties_hash"  # a title or URL that changes without the text is rewritten too
@@ -67,10 +69,6 @@ class VectorIndex(Protocol):
         query_text: str | None = None,
     ) -> list[Hit]:
         """The k nearest chunks, best first, optionally filtered; `query_text` enables hybrid search where supported."""
-
-
-def _quoted(values: list[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
 class LanceIndex:
@@ -131,7 +129,7 @@ class LanceIndex:
             return 0
         before = table.count_rows()
         self._cache = None
-        table.delete(f"chunk_id IN ({_quoted(chunk_ids)})")
+        table.delete(f"chunk_id IN ({sql_strings(chunk_ids)})")
         return before - table.count_rows()
 
     def count(self) -> int:
@@ -181,7 +179,7 @@ class LanceIndex:
                 Hit(**{name: properties[name][i] for name in PROPERTIES}, score=float(scores[i]), vector=matrix[i])
                 for i in best
             ]
-        conditions = [f"{name} = {_quoted([value])}" for name, value in (("author_id", author_id), ("category", category)) if value]
+        conditions = [f"{name} = {sql_strings([value])}" for name, value in (("author_id", author_id), ("category", category)) if value]
         query = table.search(query_vector).metric("cosine").limit(k)
         if conditions:
             query = query.where(" AND ".join(conditions), prefilter=True)

@@ -17,6 +17,11 @@ from deltalake.exceptions import TableNotFoundError
 from twin_assets.lake.tables import TableSpec
 
 
+def sql_strings(values) -> str:
+    """Values as a comma-separated list of SQL string literals, for `IN (...)` predicates."""
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
 class LakeError(RuntimeError):
     """A lake operation failed; the message names the table."""
 
@@ -137,6 +142,5 @@ class Lake:
         present = self.read(spec, columns=[spec.key]).filter(pl.col(spec.key).is_in(keys))
         if present.is_empty():
             return 0
-        quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in present[spec.key])
-        table.delete(f"{spec.key} IN ({quoted})")
+        table.delete(f"{spec.key} IN ({sql_strings(present[spec.key])})")
         return len(present)

@@ -52,13 +52,13 @@ def _check_result(report: ValidationReport, spec: TableSpec) -> dg.AssetCheckRes
     )
 
 
-def _validate(spec: TableSpec, lake: LakeResource, twin_config: TwinConfigResource) -> dg.AssetCheckResult:
-    languages = [author.language for author in twin_config.load().authors]
-    report = validate(
-        lake.lake().read(spec), spec.name, run_parameters(languages), docs_dir=lake.local_dir("data_docs"),
-        key_column=spec.key,
-    )
-    return _check_result(report, spec)
+def _validate(specs: list[TableSpec], lake: LakeResource, twin_config: TwinConfigResource):
+    """One check result per table; twin.yaml and the lake are opened once for all of them."""
+    parameters = run_parameters([author.language for author in twin_config.load().authors])
+    store = lake.lake()
+    for spec in specs:
+        report = validate(store.read(spec), spec.name, parameters, docs_dir=lake.local_dir("data_docs"), key_column=spec.key)
+        yield _check_result(report, spec)
 
 
 def _spec(spec: TableSpec) -> dg.AssetCheckSpec:
@@ -74,16 +74,14 @@ def _spec(spec: TableSpec) -> dg.AssetCheckSpec:
 def raw_expectations(context: dg.AssetCheckExecutionContext, lake: LakeResource, twin_config: TwinConfigResource):
     """One process validates every raw table, so Great Expectations is imported once."""
     selected = {key.asset_key.to_user_string() for key in context.selected_asset_check_keys}
-    for spec in RAW_TABLES:
-        if spec.name in selected:
-            yield _validate(spec, lake, twin_config)
+    yield from _validate([spec for spec in RAW_TABLES if spec.name in selected], lake, twin_config)
 
 
 @dg.multi_asset_check(specs=[_spec(CLEANED_DOCUMENTS)])
 def cleaned_documents_expectations(lake: LakeResource, twin_config: TwinConfigResource):
-    yield _validate(CLEANED_DOCUMENTS, lake, twin_config)
+    yield from _validate([CLEANED_DOCUMENTS], lake, twin_config)
 
 
 @dg.multi_asset_check(specs=[_spec(INSTRUCT_DATASET)])
 def instruct_dataset_expectations(lake: LakeResource, twin_config: TwinConfigResource):
-    yield _validate(INSTRUCT_DATASET, lake, twin_config)
+    yield from _validate([INSTRUCT_DATASET], lake, twin_config)

@@ -9,15 +9,25 @@ from dagster_dbt import DbtCliResource
 from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
 from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
-from twin_assets.datasets.assets import DatasetResource, instruct_dataset
+from twin_assets.datasets.assets import DatasetResource, instruct_dataset, preference_dataset
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
-from twin_assets.quality.assets import cleaned_documents_expectations, instruct_dataset_expectations, raw_expectations
+from twin_assets.models.assets import BaseModelResource, base_model
+from twin_assets.quality.assets import (
+    cleaned_documents_expectations,
+    instruct_dataset_expectations,
+    preference_dataset_expectations,
+    raw_expectations,
+)
 from twin_assets.resources import LakeResource, TwinConfigResource
-from twin_assets.settings import config_path, twin_home
+from twin_assets.settings import base_model_name, config_path, twin_home
 
 defs = dg.Definitions(
-    assets=[raw_collection, twin_dbt_models, document_chunks, vector_index, instruct_dataset],
-    asset_checks=[raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations],
+    assets=[
+        raw_collection, twin_dbt_models, document_chunks, vector_index, base_model, instruct_dataset, preference_dataset,
+    ],
+    asset_checks=[
+        raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations, preference_dataset_expectations,
+    ],
     jobs=[collect_job],
     # One process per run: a process per step would import the code location (dbt, Great
     # Expectations) again for every step, which doubles a laptop run. Deployments that spread
@@ -33,6 +43,7 @@ defs = dg.Definitions(
         "twin_config": TwinConfigResource(path=config_path()),
         "embedding": EmbeddingResource(),
         "datasets": DatasetResource(),
+        "base": BaseModelResource(name=base_model_name()),
         "index": VectorIndexResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },

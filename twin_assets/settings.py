@@ -196,3 +196,8 @@ def vector_backend() -> str:
 
 def config_path() -> str:
     return os.environ.get("TWIN_CONFIG", DEFAULT_TWIN_CONFIG)
+
+
+def base_model_name() -> str:
+    """TWIN_BASE_MODEL: `local:tiny-llama` (built here), a Hugging Face model id, or a local folder."""
+    return os.environ.get("TWIN_BASE_MODEL", "local:tiny-llama")

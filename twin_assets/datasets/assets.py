@@ -1,28 +1,45 @@
-"""Dataset assets: instruct_dataset (Delta, versioned) with JSONL exports per version and size."""
+"""Dataset assets: instruct_dataset and preference_dataset (Delta, versioned), each with a
+dataset card in its metadata and JSONL exports per version and size."""
 
 import statistics
+from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
-from twin_assets.datasets.exports import export_instruct
+from twin_assets.datasets.cache import AnswerCache
+from twin_assets.datasets.exports import INSTRUCT_FORMATS, PREFERENCE_FORMATS, export_dataset
 from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct
-from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_instruction
+from twin_assets.datasets.keyphrases import keyphrases
+from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_answer, llm_instruction
+from twin_assets.datasets.preference import build_preference, prose_samples
 from twin_assets.features.assets import EmbeddingResource
-from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, Lake, TableSpec
 from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.models.assets import BaseModelResource, base_model
 from twin_assets.resources import LakeResource
 
 DATASETS_GROUP = "datasets"
+GENERATORS = ("auto", "base_model", "llm")
 
 
 class DatasetResource(dg.ConfigurableResource):
-    """Dataset sizes exported side by side (a `full` size is always added) and the test share."""
+    """Dataset sizes exported side by side (a `full` size is always added), the test share, and
+    what writes the rejected answers: `base_model`, `llm` (the OpenAI-compatible endpoint), or
+    `auto` (the endpoint when TWIN_LLM_BASE_URL is set, else the base model)."""
 
     sizes: dict[str, int] = {"tiny": 50, "small": 500}
     test_fraction: float = TEST_FRACTION
+    rejected_from: str = "auto"
+    max_new_tokens: int = 384
 
     def all_sizes(self) -> dict[str, int | None]:
         return {**self.sizes, "full": None}
+
+
+def _cache(lake: LakeResource) -> Path:
+    return lake.local_dir("cache") / "answers.sqlite"
 
 
 def _token_stats(counts: list[int]) -> dict[str, float]:
@@ -35,18 +52,41 @@ def _token_stats(counts: list[int]) -> dict[str, float]:
     }
 
 
+def _token_card(frame: pl.DataFrame, columns: list[str], base: BaseModelResource, lake: LakeResource) -> dict:
+    """Token length statistics per column, counted with the training tokenizer (the base model's)."""
+    from training.base_model import load_tokenizer
+
+    tokenizer = load_tokenizer(base.location(lake))
+    stats = {}
+    for column in columns:
+        texts = frame[column].to_list()
+        counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        stats[column] = _token_stats(counts)
+    return {"tokenizer": base.name, **stats}
+
+
+def _version_and_export(
+    store: Lake, lake: LakeResource, spec: TableSpec, rows: pl.DataFrame, sizes: dict, formats: dict,
+) -> tuple[int, dict, Path]:
+    version = store.version(spec)
+    folder = lake.local_dir("datasets") / spec.name / f"v{version}"
+    return version, export_dataset(rows, folder, sizes, formats), folder
+
+
 @dg.asset(
-    deps=[CLEANED_DOCUMENTS.name],
+    deps=[CLEANED_DOCUMENTS.name, base_model],
     group_name=DATASETS_GROUP,
     kinds={"delta", "python"},
     description="Instruction samples whose output is always the author's own text; split by document.",
 )
 def instruct_dataset(
     context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetResource, embedding: EmbeddingResource,
+    base: BaseModelResource,
 ):
     store = lake.lake()
     settings = LLMSettings.from_environment()
-    chat = JSONChat(settings, lake.local_dir("llm_cache") / "answers.sqlite") if settings else None
+    chat = JSONChat(settings, _cache(lake)) if settings else None
+    cache = AnswerCache(_cache(lake))
     llm_problem: list[str] = []  # the first error; an endpoint that failed every retry is not asked again
     fallbacks = 0
 
@@ -60,17 +100,19 @@ def instruct_dataset(
         fallbacks += 1  # this sample gets a template instruction; the run goes on
         return None
 
+    def phrases_of(extracts: list[str]) -> list[list[str]]:
+        return cache.map(("keyphrases", embedding.model), extracts, lambda texts: keyphrases(texts, embedding.embedder().encode))
+
     try:
-        samples = build_instruct(store.read(CLEANED_DOCUMENTS), datasets.test_fraction, write_instruction if chat else None)
+        samples = build_instruct(
+            store.read(CLEANED_DOCUMENTS), datasets.test_fraction, write_instruction if chat else None, phrases_of,
+        )
     finally:
+        cache.close()
         if chat:
             chat.close()
     result = store.replace(INSTRUCT_DATASET, samples)
-    version = store.version(INSTRUCT_DATASET)
-    folder = lake.local_dir("datasets") / INSTRUCT_DATASET.name / f"v{version}"
-    exported = export_instruct(samples, folder, datasets.all_sizes())
-    # The training tokenizer arrives with the training stage; until then the embedding model's stands in.
-    count = embedding.embedder().count_tokens
+    version, exported, folder = _version_and_export(store, lake, INSTRUCT_DATASET, samples, datasets.all_sizes(), INSTRUCT_FORMATS)
     context.log.info(f"instruct_dataset v{version}: {samples.height} samples, {result.written} rows written")
     if llm_problem:
         context.log.warning(f"{fallbacks} instructions fell back to templates: {llm_problem[0]}")
@@ -88,10 +130,93 @@ def instruct_dataset(
             "samples_by_category": dg.MetadataValue.json(counts_by(samples, "category")),
             "samples_by_split": dg.MetadataValue.json(counts_by(samples, "split")),
             "documents": samples["document_id"].n_unique(),
-            "output_tokens": dg.MetadataValue.json(_token_stats([count(t) for t in samples["output"]])),
-            "instruction_tokens": dg.MetadataValue.json(_token_stats([count(t) for t in samples["instruction"]])),
+            "tokens": dg.MetadataValue.json(_token_card(samples, ["instruction", "output"], base, lake)),
             "exports": dg.MetadataValue.json(exported),
             "exports_path": dg.MetadataValue.path(str(folder)),
             "sample": dg.MetadataValue.md(markdown_sample(samples.sort("sample_id"), ["split", "instruction", "output"], 3, 160)),
+        }
+    )
+
+
+def _rejected_writer(
+    datasets: DatasetResource, base: BaseModelResource, lake: LakeResource, problems: list[str],
+) -> tuple[str, tuple, Callable[[list[str]], list[str | None]]]:
+    """(the generator's name, its cache namespace, instructions -> answers) as configured."""
+    if datasets.rejected_from not in GENERATORS:
+        raise dg.Failure(f"rejected_from must be one of {', '.join(GENERATORS)}, not {datasets.rejected_from!r}")
+    settings = LLMSettings.from_environment()
+    if datasets.rejected_from == "llm" and not settings:
+        raise dg.Failure("rejected_from is llm but TWIN_LLM_BASE_URL is not set")
+    if settings and datasets.rejected_from != "base_model":
+
+        def ask_endpoint(instructions: list[str]) -> list[str | None]:
+            chat = JSONChat(settings, _cache(lake))
+            answers: list[str | None] = []
+            try:
+                for instruction in instructions:
+                    try:
+                        answers.append(None if problems else llm_answer(chat, instruction))
+                    except LLMError as exc:  # the endpoint is down: not asked again this run
+                        problems.append(str(exc))
+                        answers.append(None)
+            finally:
+                chat.close()
+            return answers
+
+        return f"llm {settings.model}", ("rejected", settings.base_url, settings.model), ask_endpoint
+
+    def ask_base_model(instructions: list[str]) -> list[str | None]:
+        from training.generate import Sampling, TextGenerator
+
+        return TextGenerator(base.location(lake), Sampling(max_new_tokens=datasets.max_new_tokens)).answer(instructions)
+
+    return base.name, ("rejected", base.identity(lake), datasets.max_new_tokens), ask_base_model
+
+
+@dg.asset(
+    deps=[INSTRUCT_DATASET.name, base_model],
+    group_name=DATASETS_GROUP,
+    kinds={"delta", "python"},
+    description="Preference pairs for articles and posts: the author's text is chosen, a generic answer to the "
+    "same instruction (the base model's, or an LLM endpoint's) is rejected; split like instruct_dataset.",
+)
+def preference_dataset(
+    context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetResource, base: BaseModelResource,
+):
+    store = lake.lake()
+    prose = prose_samples(store.read(INSTRUCT_DATASET))
+    problems: list[str] = []
+    generator, namespace, write = _rejected_writer(datasets, base, lake, problems)
+    cache = AnswerCache(_cache(lake))
+    try:
+        answers = cache.map(namespace, prose["instruction"].to_list(), write)
+    finally:
+        cache.close()
+    pairs, dropped = build_preference(prose, dict(zip(prose["sample_id"].to_list(), answers)))
+    if problems:
+        context.log.warning(f"{dropped.get('no_answer', 0)} samples got no rejected answer: {problems[0]}")
+    result = store.replace(PREFERENCE_DATASET, pairs)
+    version, exported, folder = _version_and_export(
+        store, lake, PREFERENCE_DATASET, pairs, datasets.all_sizes(), PREFERENCE_FORMATS,
+    )
+    context.log.info(f"preference_dataset v{version}: {pairs.height} pairs from {prose.height} prose samples")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": pairs.height,
+            "rejected_from": generator,
+            "prose_samples": prose.height,
+            "dropped": dg.MetadataValue.json(dropped),
+            "delta_version": version,
+            "instruct_dataset_version": store.version(INSTRUCT_DATASET),
+            "cleaned_documents_version": store.version(CLEANED_DOCUMENTS),
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "removed": result.deleted,
+            "pairs_by_category": dg.MetadataValue.json(counts_by(pairs, "category")),
+            "pairs_by_split": dg.MetadataValue.json(counts_by(pairs, "split")),
+            "tokens": dg.MetadataValue.json(_token_card(pairs, ["prompt", "chosen", "rejected"], base, lake)),
+            "exports": dg.MetadataValue.json(exported),
+            "exports_path": dg.MetadataValue.path(str(folder)),
+            "sample": dg.MetadataValue.md(markdown_sample(pairs, ["prompt", "chosen", "rejected"], 3, 160)),
         }
     )

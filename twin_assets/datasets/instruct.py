@@ -2,9 +2,10 @@
 
 Each cleaned document yields exact extracts of about 1,000-2,000 characters, cut at paragraph
 breaks where possible, else at sentence (or, in code, line) ends and never inside a fenced code
-block, or the whole piece when it is short, as a post usually is. The instruction asks for that extract the way a user of the twin would,
-from a topic taken from the text itself, with the template chosen by a stable hash so that the
-same extract always gets the same instruction. The split is a stable hash of the document id,
+block, or the whole piece when it is short, as a post usually is. The instruction asks for that
+extract the way a user of the twin would, from a topic taken from the text itself (its title,
+keyphrases or opening sentence), with the template chosen by a stable hash so that the same
+extract always gets the same instruction. The split is a stable hash of the document id,
 so no document feeds both train and test.
 """
 
@@ -29,6 +30,8 @@ MAX_POINT_CHARS = 200  # an opening sentence used as the topic is cut to this
 
 # (extract, category) -> an instruction, or None to fall back to the templates (e.g. an LLM that failed)
 InstructionWriter = Callable[[str, str], str | None]
+# extracts -> keyphrases of each (keyphrases.keyphrases with the embedding model, cached)
+PhraseFinder = Callable[[list[str]], list[list[str]]]
 
 # Per category, templates for a subject (a title) and for a point (an opening sentence).
 _TEMPLATES = {
@@ -137,14 +140,25 @@ def _plain(text: str) -> str:
     return " ".join(_MARKUP.sub("", text).split())
 
 
+def as_topic(phrases: list[str]) -> str:
+    """Keyphrases as a topic a user would type: "data catalogs and undocumented tables"."""
+    words = [p.split(" ", 1) for p in phrases[:2]]
+    # A capital that only starts a sentence goes; acronyms and product names (SQL, DuckDB) stay.
+    lowered = [w[0][0].lower() + w[0][1:] if w[0][1:].islower() else w[0] for w in words]
+    return " and ".join(" ".join([first, *rest]) for first, (_, *rest) in zip(lowered, words))
+
+
 def topic_of(
-    extract: str, category: str, title: str | None, first: bool,
+    extract: str, category: str, title: str | None, first: bool, extract_id: str, phrases: list[str] | None = None,
 ) -> tuple[str, str]:
-    """("subject", the piece's title or file) or ("point", the extract's opening sentence)."""
+    """("subject", the piece's title, file, or keyphrases) or ("point", the extract's opening sentence).
+    Extracts without a title to name them take their keyphrases two times in three."""
     if category == "repository":
         return "subject", f"`{title}`" if title else "this file"
     if title and first:
         return "subject", f'"{_plain(title)}"'
+    if phrases and int(extract_id[8:16], 16) % 3:
+        return "subject", as_topic(phrases)
     sentence = _FIRST_SENTENCE.match(_plain(extract))
     opening = (sentence.group(1) if sentence else _plain(extract)).strip()
     point = " ".join(opening.split()[:30])
@@ -166,14 +180,18 @@ def document_samples(
     document_id: str, text: str, category: str, title: str | None, path: str | None = None,
     test_fraction: float = TEST_FRACTION,
     write_instruction: InstructionWriter | None = None,
+    phrases_of: PhraseFinder | None = None,
 ) -> list[InstructSample]:
     split = split_of(document_id, test_fraction)
+    outputs = extracts(text, category)
+    untitled = [o for i, o in enumerate(outputs) if category != "repository" and not (title and i == 0)]
+    phrases = dict(zip(untitled, phrases_of(untitled))) if phrases_of and untitled else {}
     samples = []
-    for index, output in enumerate(extracts(text, category)):
+    for index, output in enumerate(outputs):
         identifier = sample_id(document_id, output)
         instruction = write_instruction(output, category) if write_instruction else None
         if instruction is None:
-            kind, topic = topic_of(output, category, title, index == 0)
+            kind, topic = topic_of(output, category, title, index == 0, identifier, phrases.get(output))
             instruction = instruction_for(identifier, category, kind, topic, path)
         samples.append(InstructSample(identifier, document_id, split, category, instruction, output))
     return samples
@@ -181,6 +199,7 @@ def document_samples(
 
 def build_instruct(
     documents: pl.DataFrame, test_fraction: float = TEST_FRACTION, write_instruction: InstructionWriter | None = None,
+    phrases_of: PhraseFinder | None = None,
 ) -> pl.DataFrame:
     """Samples for every cleaned document (columns of the instruct_dataset contract)."""
     rows = []
@@ -189,7 +208,7 @@ def build_instruct(
         title = path if doc["category"] == "repository" else doc["title"]
         for sample in document_samples(
             doc["id"], doc["text"], doc["category"], title, path,
-            test_fraction=test_fraction, write_instruction=write_instruction,
+            test_fraction=test_fraction, write_instruction=write_instruction, phrases_of=phrases_of,
         ):
             rows.append(asdict(sample))
     return pl.DataFrame(rows, schema=INSTRUCT_SCHEMA)

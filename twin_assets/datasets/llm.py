@@ -8,15 +8,15 @@ so a re-run over unchanged documents sends nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from twin_assets.datasets.cache import AnswerCache, cache_key
 
 
 class LLMError(RuntimeError):
@@ -44,26 +44,20 @@ class LLMSettings:
 class JSONChat:
     def __init__(self, settings: LLMSettings, cache_path: Path) -> None:
         self.settings = settings
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        self._cache = sqlite3.connect(str(cache_path))
-        self._cache.execute("create table if not exists answers (key text primary key, answer text not null)")
+        self._cache = AnswerCache(cache_path)
         self.requests = 0  # sent to the endpoint, for metadata and tests
 
     def close(self) -> None:
         self._cache.close()
 
-    def _key(self, system: str, user: str) -> str:
-        return hashlib.sha256(json.dumps([self.settings.base_url, self.settings.model, system, user]).encode()).hexdigest()
-
     def ask(self, system: str, user: str, fields: tuple[str, ...]) -> dict[str, str]:
         """A JSON object holding non-empty string `fields`, from the cache or the endpoint."""
-        key = self._key(system, user)
-        cached = self._cache.execute("select answer from answers where key = ?", (key,)).fetchone()
+        key = cache_key(self.settings.base_url, self.settings.model, system, user)
+        cached = self._cache.get(key)
         if cached:
-            return json.loads(cached[0])
+            return cached
         answer = self._ask_endpoint(system, user, fields)
-        self._cache.execute("insert or replace into answers values (?, ?)", (key, json.dumps(answer)))
-        self._cache.commit()
+        self._cache.put(key, answer)
         return answer
 
     def _ask_endpoint(self, system: str, user: str, fields: tuple[str, ...]) -> dict[str, str]:
@@ -111,3 +105,14 @@ INSTRUCTION_SYSTEM = (
 
 def llm_instruction(chat: JSONChat, extract: str, category: str) -> str:
     return chat.ask(INSTRUCTION_SYSTEM, f"Kind of piece: {category}\n\nText:\n{extract}", ("instruction",))["instruction"]
+
+
+GENERIC_ANSWER_SYSTEM = (
+    "You are a general-purpose writing assistant. Answer the request in plain prose, in complete sentences. "
+    'Answer with a JSON object {"answer": "..."}.'
+)
+
+
+def llm_answer(chat: JSONChat, instruction: str) -> str:
+    """A generic answer to a dataset instruction: the rejected side of a preference pair."""
+    return chat.ask(GENERIC_ANSWER_SYSTEM, instruction, ("answer",))["answer"]

@@ -115,7 +115,24 @@ INSTRUCT_DATASET = TableSpec(
     "instruct_dataset", "datasets", INSTRUCT_SCHEMA, key="sample_id", compare_on=("split", "instruction", "category"),
 )
 
+PREFERENCE_SCHEMA: dict[str, pl.DataType] = {
+    "sample_id": pl.String(),  # the instruct sample the pair was made from
+    "split": pl.String(),
+    "prompt": pl.String(),
+    "chosen": pl.String(),  # the author's own text, cut to complete sentences
+    "rejected": pl.String(),  # a generic answer from the configured generator
+    "category": pl.String(),
+    "document_id": pl.String(),
+}
+
+PREFERENCE_DATASET = TableSpec(
+    "preference_dataset", "datasets", PREFERENCE_SCHEMA, key="sample_id",
+    compare_on=("split", "prompt", "chosen", "rejected", "category"),
+)
+
 LAKE_TABLES = {
     spec.name: spec
-    for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET)
+    for spec in (
+        *RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET,
+    )
 }

@@ -12,6 +12,7 @@ from twin_assets.lake import (
     CLEANED_DOCUMENTS,
     CRAWL_ERRORS,
     INSTRUCT_DATASET,
+    PREFERENCE_DATASET,
     RAW_ARTICLES,
     RAW_POSTS,
     RAW_REPOSITORIES,
@@ -85,3 +86,8 @@ def cleaned_documents_expectations(lake: LakeResource, twin_config: TwinConfigRe
 @dg.multi_asset_check(specs=[_spec(INSTRUCT_DATASET)])
 def instruct_dataset_expectations(lake: LakeResource, twin_config: TwinConfigResource):
     yield from _validate([INSTRUCT_DATASET], lake, twin_config)
+
+
+@dg.multi_asset_check(specs=[_spec(PREFERENCE_DATASET)])
+def preference_dataset_expectations(lake: LakeResource, twin_config: TwinConfigResource):
+    yield from _validate([PREFERENCE_DATASET], lake, twin_config)

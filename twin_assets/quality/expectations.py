@@ -21,11 +21,11 @@ from twin_assets.collect.pages import BOT_CHALLENGE_PATTERN, ERROR_PAGE_PATTERN
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
 # Columns some expectations read that a table does not store: computed from the rows before validation.
-DERIVED_COLUMNS = {
-    "instruct_dataset": lambda frame: frame.with_columns(
-        pl.col("split").n_unique().over("document_id").alias("splits_per_document")
-    ),
-}
+def _splits_per_document(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col("split").n_unique().over("document_id").alias("splits_per_document"))
+
+
+DERIVED_COLUMNS = {"instruct_dataset": _splits_per_document, "preference_dataset": _splits_per_document}
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 PHONE_PATTERN = r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
 MAX_EXAMPLES = 10  # failing rows listed per expectation; the count is always complete

@@ -138,3 +138,14 @@ def git(*args: str, cwd: Path) -> str:
 def author_config(*sources) -> TwinConfig:
     """A config with one author, 'jane', holding the given sources."""
     return parse_config({"authors": [{"id": "jane", "name": "Jane", "sources": list(sources)}]}, Path.cwd())
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small local base model folder (a Hugging Face model directory), built once per test session."""
+    from tests.documents import ARTICLE, OTHER_ARTICLE
+    from training.base_model import TinyLlamaSpec, build_tiny_llama
+
+    folder = tmp_path_factory.mktemp("base-model")
+    build_tiny_llama([ARTICLE, OTHER_ARTICLE] * 4, folder, TinyLlamaSpec(vocab_size=600, warmup_steps=10, sequence_length=128))
+    return folder

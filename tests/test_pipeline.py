@@ -15,14 +15,20 @@ from tests.test_definitions import demo_resources
 from twin_assets.clean.assets import twin_dbt_models, twin_dbt_project
 from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import raw_collection
-from twin_assets.datasets.assets import DatasetResource, instruct_dataset
+from twin_assets.datasets.assets import DatasetResource, instruct_dataset, preference_dataset
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
-from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, RAW_ARTICLES
-from twin_assets.quality.assets import cleaned_documents_expectations, instruct_dataset_expectations, raw_expectations
+from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET, RAW_ARTICLES
+from twin_assets.models.assets import BaseModelResource, base_model
+from twin_assets.quality.assets import (
+    cleaned_documents_expectations,
+    instruct_dataset_expectations,
+    preference_dataset_expectations,
+    raw_expectations,
+)
 
 PIPELINE = [
     raw_collection, twin_dbt_models, raw_expectations, cleaned_documents_expectations, document_chunks, vector_index,
-    instruct_dataset, instruct_dataset_expectations,
+    base_model, instruct_dataset, instruct_dataset_expectations, preference_dataset, preference_dataset_expectations,
 ]
 
 
@@ -32,8 +38,13 @@ def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
         "embedding": EmbeddingResource(model="all-MiniLM-L6-v2"),
         "index": VectorIndexResource(backend="lancedb"),
-        "datasets": DatasetResource(sizes={"tiny": 10}),
+        "datasets": DatasetResource(sizes={"tiny": 10}, rejected_from="base_model"),
+        "base": BaseModelResource(),
     }
+
+
+def materialization(result: dg.ExecuteInProcessResult, key: str) -> dict:
+    return next(e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key))
 
 
 def check_outcomes(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
@@ -59,8 +70,15 @@ def test_the_graph_runs_from_raw_assets_through_staging_to_cleaned_documents():
     assert {"expectations", "unique_cleaned_documents_id", "not_null_cleaned_documents_text"} <= checks
     assert graph.get(dg.AssetKey("document_chunks")).parent_keys == {dg.AssetKey("cleaned_documents")}
     assert graph.get(dg.AssetKey("vector_index")).parent_keys == {dg.AssetKey("document_chunks")}
-    assert graph.get(dg.AssetKey("instruct_dataset")).parent_keys == {dg.AssetKey("cleaned_documents")}
-    for table in ("raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents", "instruct_dataset"):
+    assert graph.get(dg.AssetKey("base_model")).parent_keys == {dg.AssetKey("cleaned_documents")}
+    assert graph.get(dg.AssetKey("instruct_dataset")).parent_keys == {dg.AssetKey("cleaned_documents"), dg.AssetKey("base_model")}
+    assert graph.get(dg.AssetKey("preference_dataset")).parent_keys == {
+        dg.AssetKey("instruct_dataset"), dg.AssetKey("base_model"),
+    }
+    for table in (
+        "raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents", "instruct_dataset",
+        "preference_dataset",
+    ):
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(table), "expectations"))
         assert spec.blocking, table
 
@@ -104,12 +122,29 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
     assert set(card["samples_by_split"].value) == {"train", "test"}
     assert card["exports"].value["tiny"]["train"] + card["exports"].value["tiny"]["test"] == 10
     assert (Path(card["exports_path"].value) / "full" / "train.chat.jsonl").is_file()
+    assert card["tokens"].value["tokenizer"] == "local:tiny-llama" and card["tokens"].value["output"]["max"] > 100
     assert "instruct_dataset:expectations" in outcomes
 
+    pairs = lake.read(PREFERENCE_DATASET)
+    preference_card = materialization(result, "preference_dataset")
+    assert preference_card["rejected_from"].value == "local:tiny-llama"
+    assert preference_card["instruct_dataset_version"].value == lake.version(INSTRUCT_DATASET)
+    assert pairs.height == preference_card["dagster/row_count"].value > 10
+    assert pairs.height + sum(preference_card["dropped"].value.values()) == preference_card["prose_samples"].value
+    assert set(pairs["category"]) <= {"article", "post"}
+    assert set(pairs["sample_id"]) <= set(lake.read(INSTRUCT_DATASET)["sample_id"])
+    assert (Path(preference_card["exports_path"].value) / "full" / "train.pairs.jsonl").is_file()
+    assert outcomes["preference_dataset:expectations"]
+    base_card = materialization(result, "base_model")
+    assert base_card["built_now"].value and base_card["parameters"].value > 100_000
+
     version, dataset_version = lake.version(CLEANED_DOCUMENTS), lake.version(INSTRUCT_DATASET)
+    pairs_version = lake.version(PREFERENCE_DATASET)
     again = dg.materialize(PIPELINE, resources=resources)
     assert again.success and lake.version(CLEANED_DOCUMENTS) == version
     assert lake.version(INSTRUCT_DATASET) == dataset_version  # unchanged documents: the same samples, no new version
+    assert lake.version(PREFERENCE_DATASET) == pairs_version  # the same answers, from the cache
+    assert not materialization(again, "base_model")["built_now"].value
     index_again = next(
         e.materialization.metadata for e in again.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey("vector_index")

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from tests.documents import ARTICLE, OTHER_ARTICLE
-from twin_assets.datasets.exports import export_instruct
+from twin_assets.datasets.exports import INSTRUCT_FORMATS, export_dataset
 from twin_assets.datasets.instruct import (
     MAX_EXTRACT_CHARS,
     MIN_EXTRACT_CHARS,
@@ -83,7 +83,7 @@ def test_exports_load_with_the_datasets_library(tmp_path):
 
     frame = pl.DataFrame([cleaned(f"d{i}", f"{LONG} {i}") for i in range(12)], schema=CLEANED_DOCUMENT_SCHEMA)
     samples = build_instruct(frame, test_fraction=0.3)
-    written = export_instruct(samples, tmp_path, {"tiny": 5, "full": None})
+    written = export_dataset(samples, tmp_path, {"tiny": 5, "full": None}, INSTRUCT_FORMATS)
     assert sum(written["tiny"].values()) == 5 and sum(written["full"].values()) == samples.height
     alpaca = load_dataset("json", data_files=str(tmp_path / "full" / "train.alpaca.jsonl"), split="train")
     assert alpaca.column_names == ["instruction", "input", "output"] and len(alpaca) == written["full"]["train"]

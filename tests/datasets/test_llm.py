@@ -1,9 +1,6 @@
 """The optional LLM path against OpenAI-compatible test servers on 127.0.0.1."""
 
-import http.server
 import json
-import threading
-import time
 
 import polars as pl
 import pytest
@@ -12,64 +9,6 @@ from tests.datasets.test_instruct import LONG, cleaned
 from twin_assets.datasets.instruct import build_instruct
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_instruction
 from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
-
-
-class ChatServer:
-    """Answers POST /v1/chat/completions with each scripted behaviour in turn (the last repeats)."""
-
-    def __init__(self, *behaviours: str):
-        self.behaviours = list(behaviours)
-        self.bodies: list[dict] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append({"body": body, "auth": self.headers.get("Authorization")})
-                behaviour = server.behaviours.pop(0) if len(server.behaviours) > 1 else server.behaviours[0]
-                if behaviour == "slow":
-                    time.sleep(1.0)
-                status, content = {
-                    "ok": (200, json.dumps({"instruction": "Write a post about idempotent reruns."})),
-                    "slow": (200, json.dumps({"instruction": "Too late."})),
-                    "not-json": (200, "Sure! Here is your instruction: write a post."),
-                    "wrong-shape": (200, json.dumps({"prompt": "no instruction field"})),
-                    "error": (503, ""),
-                }[behaviour]
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server_factory():
-    servers = []
-
-    def make(*behaviours):
-        servers.append(ChatServer(*behaviours))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 def chat(server, tmp_path, **overrides) -> JSONChat:
@@ -133,7 +72,7 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 def test_the_asset_falls_back_to_templates_when_the_endpoint_fails_and_keeps_the_key_out_of_metadata(
-    server_factory, tmp_path, monkeypatch,
+    server_factory, tmp_path, monkeypatch, tiny_base_model,
 ):
     import dagster as dg
     from dagster_aws.s3 import S3Resource
@@ -141,6 +80,7 @@ def test_the_asset_falls_back_to_templates_when_the_endpoint_fails_and_keeps_the
     from twin_assets.datasets.assets import DatasetResource, instruct_dataset
     from twin_assets.features.assets import EmbeddingResource
     from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET
+    from twin_assets.models.assets import BaseModelResource
     from twin_assets.resources import LakeResource
 
     server = server_factory("error")
@@ -148,7 +88,10 @@ def test_the_asset_falls_back_to_templates_when_the_endpoint_fails_and_keeps_the
     monkeypatch.setenv("TWIN_LLM_API_KEY", "very-secret-key")
     lake = LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
     lake.lake().replace(CLEANED_DOCUMENTS, pl.DataFrame([cleaned("a", LONG)], schema=CLEANED_DOCUMENT_SCHEMA))
-    resources = {"lake": lake, "datasets": DatasetResource(), "embedding": EmbeddingResource()}
+    resources = {
+        "lake": lake, "datasets": DatasetResource(), "embedding": EmbeddingResource(),
+        "base": BaseModelResource(name=str(tiny_base_model)),
+    }
     result = dg.materialize([instruct_dataset], resources=resources)
     metadata = result.asset_materializations_for_node("instruct_dataset")[0].metadata
     assert metadata["llm_fallbacks"].value == lake.lake().read(INSTRUCT_DATASET).height > 0

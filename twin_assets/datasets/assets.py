@@ -192,9 +192,13 @@ def preference_dataset(
         answers = cache.map(namespace, prose["instruction"].to_list(), write)
     finally:
         cache.close()
-    pairs, dropped = build_preference(prose, dict(zip(prose["sample_id"].to_list(), answers)))
-    if problems:
-        context.log.warning(f"{dropped.get('no_answer', 0)} samples got no rejected answer: {problems[0]}")
+    if problems:  # writing now would drop every pair still missing its answer
+        got = sum(answer is not None for answer in answers)
+        raise dg.Failure(
+            f"{generator} failed after {got} of {len(answers)} answers: {problems[0]}. Nothing was written; "
+            "the answers so far are cached, so the next run asks only for the rest."
+        )
+    pairs, dropped = build_preference(prose, dict(zip(prose["sample_id"].to_list(), answers, strict=True)))
     result = store.replace(PREFERENCE_DATASET, pairs)
     version, exported, folder = _version_and_export(
         store, lake, PREFERENCE_DATASET, pairs, datasets.all_sizes(), PREFERENCE_FORMATS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -39,7 +39,7 @@ class AnswerCache:
         """compute(items), asking it only for the items not cached under `namespace` (one batch)."""
         keys = [cache_key(namespace, item) for item in items]
         answers = {key: self.get(key) for key in keys}
-        missing = list(dict.fromkeys(item for item, key in zip(items, keys) if answers[key] is None))
+        missing = list(dict.fromkeys(item for item, key in zip(items, keys, strict=True) if answers[key] is None))
         if missing:
             computed = {cache_key(namespace, item): answer for item, answer in zip(missing, compute(missing), strict=True)}
             self.put_many(computed)

@@ -145,7 +145,7 @@ def as_topic(phrases: list[str]) -> str:
     words = [p.split(" ", 1) for p in phrases[:2]]
     # A capital that only starts a sentence goes; acronyms and product names (SQL, DuckDB) stay.
     lowered = [w[0][0].lower() + w[0][1:] if w[0][1:].islower() else w[0] for w in words]
-    return " and ".join(" ".join([first, *rest]) for first, (_, *rest) in zip(lowered, words))
+    return " and ".join(" ".join([first, *rest]) for first, (_, *rest) in zip(lowered, words, strict=True))
 
 
 def topic_of(
@@ -185,7 +185,7 @@ def document_samples(
     split = split_of(document_id, test_fraction)
     outputs = extracts(text, category)
     untitled = [o for i, o in enumerate(outputs) if category != "repository" and not (title and i == 0)]
-    phrases = dict(zip(untitled, phrases_of(untitled))) if phrases_of and untitled else {}
+    phrases = dict(zip(untitled, phrases_of(untitled), strict=True)) if phrases_of and untitled else {}
     samples = []
     for index, output in enumerate(outputs):
         identifier = sample_id(document_id, output)

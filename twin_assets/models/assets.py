@@ -59,7 +59,10 @@ def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: Base
     if built is None:
         texts = store.read(CLEANED_DOCUMENTS)["text"].to_list()
         source = {"cleaned_documents_version": store.version(CLEANED_DOCUMENTS)}
-        card = build_tiny_llama(texts, folder, base.spec(), source)
+        try:
+            card = build_tiny_llama(texts, folder, base.spec(), source)
+        except ValueError as exc:  # too little text to learn from
+            raise dg.Failure(f"cannot build the local base model: {exc}") from exc
         context.log.info(f"built {card.identity}: {card.parameters} parameters in {card.seconds} s")
     else:
         card, source = built

@@ -1,0 +1,45 @@
+"""The base_model asset: a named model folder, a model that cannot be found, an empty corpus."""
+
+import dagster as dg
+import polars as pl
+import pytest
+from dagster_aws.s3 import S3Resource
+
+from twin_assets.lake import CLEANED_DOCUMENTS
+from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
+from twin_assets.models.assets import BaseModelResource, base_model
+from twin_assets.resources import LakeResource
+
+
+def lake_resource(tmp_path) -> LakeResource:
+    return LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
+
+
+def test_a_model_folder_is_described_from_its_config(tmp_path, tiny_base_model):
+    result = dg.materialize([base_model], resources={"lake": lake_resource(tmp_path), "base": BaseModelResource(name=str(tiny_base_model))})
+    metadata = result.asset_materializations_for_node("base_model")[0].metadata
+    assert metadata["model"].value == str(tiny_base_model)
+    assert metadata["model_type"].value == "llama" and metadata["vocab_size"].value > 256
+
+
+def test_a_model_neither_on_disk_nor_cached_fails_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = dg.materialize(
+        [base_model], resources={"lake": lake_resource(tmp_path), "base": BaseModelResource(name="no-such-org/no-such-model")},
+        raise_on_error=False,
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "neither a model folder nor in the Hugging Face cache" in failure.event_specific_data.error.message
+
+
+def test_the_local_model_needs_documents_to_learn_from(tmp_path):
+    lake = lake_resource(tmp_path)
+    lake.lake().replace(CLEANED_DOCUMENTS, pl.DataFrame([], schema=CLEANED_DOCUMENT_SCHEMA))
+    result = dg.materialize([base_model], resources={"lake": lake, "base": BaseModelResource()}, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "cleaned_documents is empty" in failure.event_specific_data.error.message
+
+
+def test_datasets_ask_for_the_local_model_to_be_built_first(tmp_path):
+    with pytest.raises(dg.Failure, match="materialize base_model first"):
+        BaseModelResource().identity(lake_resource(tmp_path))

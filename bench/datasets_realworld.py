@@ -1,21 +1,26 @@
-"""Dataset sizes and token statistics for the real blog and the demo corpus.
+"""Dataset sizes, token statistics and the cost of a re-run, for the real blog and the demo corpus.
 
 Collects and cleans ../shared/realworld/blog-posts (served on 127.0.0.1) and the demo corpus
-into fresh lakes, builds instruct_dataset offline (templates), and prints samples per category
-and split, output and instruction token lengths (embedding tokenizer, until the training
-tokenizer exists), and the time to build against the time to clean (same run).
+into fresh lakes, then materializes base_model, instruct_dataset and preference_dataset with
+the Dagster assets on the embedded defaults (local tiny Llama, keyphrases from the bundled
+embedding model, rejected answers from the base model). Prints the dataset cards (rows per
+category and split, pairs dropped by reason, token lengths with the training tokenizer) and
+the time of a re-run with nothing new against the first run (same process, so the ratio holds
+on a noisy machine).
 
     .venv/bin/python bench/datasets_realworld.py [--posts DIR] [--limit N]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
+import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -24,40 +29,67 @@ from clean_realworld import timed_build  # noqa: E402
 from collect_realworld import BENCH_OPTIONS, bench_arguments, collect_real_blog  # noqa: E402
 
 from twin_assets.collect.crawl import Crawler  # noqa: E402
-from twin_assets.datasets.instruct import build_instruct  # noqa: E402
-from twin_assets.features.embedding import Embedder  # noqa: E402
-from twin_assets.lake import CLEANED_DOCUMENTS, Lake  # noqa: E402
+from twin_assets.datasets.assets import DatasetResource, instruct_dataset, preference_dataset  # noqa: E402
+from twin_assets.features.assets import EmbeddingResource  # noqa: E402
+from twin_assets.lake import Lake  # noqa: E402
+from twin_assets.models.assets import BaseModelResource, base_model  # noqa: E402
+from twin_assets.resources import LakeResource  # noqa: E402
 from twin_assets.settings import load_config  # noqa: E402
 
+ASSETS = [base_model, instruct_dataset, preference_dataset]
 
-def report(title: str, root: Path, count) -> None:
-    clean_s = timed_build(root)
-    documents = Lake(str(root)).read(CLEANED_DOCUMENTS)
+
+def materialize(root: Path) -> tuple[float, dict[str, dict]]:
+    resources = {
+        "lake": LakeResource(root=str(root), s3=S3Resource()),
+        "datasets": DatasetResource(rejected_from="base_model"),
+        "embedding": EmbeddingResource(),
+        "base": BaseModelResource(),
+    }
     started = time.perf_counter()
-    samples = build_instruct(documents)
-    build_s = time.perf_counter() - started
-    print(f"\n{title}: {documents.height} cleaned documents -> {samples.height} samples "
-          f"from {samples['document_id'].n_unique()} documents")
-    table = samples.group_by("category", "split").len().sort("category", "split")
-    for category, split, rows in table.iter_rows():
-        print(f"  {category:<11}{split:<6}{rows:>6}")
-    for column in ("output", "instruction"):
-        tokens = pl.Series([count(text) for text in samples[column]])
-        print(f"  {column} tokens: min {tokens.min()}, median {tokens.median():.0f}, p95 {tokens.quantile(0.95):.0f}, "
-              f"max {tokens.max()}, total {tokens.sum()}")
-    print(f"  build {build_s:.2f} s; dbt build {clean_s:.2f} s (ratio {build_s / clean_s:.3f})")
+    result = dg.materialize(ASSETS, resources=resources)
+    seconds = time.perf_counter() - started
+    cards = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+             for e in result.get_asset_materialization_events()}
+    return seconds, cards
+
+
+def tokens(stats: dict) -> str:
+    return f"min {stats['min']}, median {stats['median']:.0f}, p95 {stats['p95']}, max {stats['max']}" if stats else "-"
+
+
+def report(title: str, root: Path) -> None:
+    clean_s = timed_build(root)
+    first_s, cards = materialize(root)
+    again_s, again = materialize(root)
+    model, instruct, pairs = cards["base_model"], cards["instruct_dataset"], cards["preference_dataset"]
+    print(f"\n{title}")
+    print(f"  base_model: {model['parameters']} parameters, vocab {model['vocab_size']}, "
+          f"{model['corpus_tokens']} corpus tokens, warm-up loss {model['warmup_loss']}, built in {model['build_seconds']} s")
+    print(f"  instruct_dataset: {instruct['dagster/row_count']} samples from {instruct['documents']} documents; "
+          f"by category {instruct['samples_by_category']}; by split {instruct['samples_by_split']}")
+    for column in ("instruction", "output"):
+        print(f"    {column} tokens: {tokens(instruct['tokens'][column])}")
+    print(f"  preference_dataset: {pairs['dagster/row_count']} pairs from {pairs['prose_samples']} prose samples; "
+          f"dropped {pairs['dropped']}; by category {pairs['pairs_by_category']}; by split {pairs['pairs_by_split']}")
+    for column in ("prompt", "chosen", "rejected"):
+        print(f"    {column} tokens: {tokens(pairs['tokens'][column])}")
+    unchanged = all(again[k]["delta_version"] == cards[k]["delta_version"] for k in ("instruct_dataset", "preference_dataset"))
+    print(f"  first run {first_s:.1f} s (dbt build {clean_s:.1f} s); re-run with nothing new {again_s:.1f} s "
+          f"(ratio {again_s / first_s:.3f}); new versions on the re-run: {'none' if unchanged else 'YES'}")
 
 
 def main() -> int:
     args = bench_arguments(__doc__)
-    count = Embedder().count_tokens
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.pop("TWIN_LLM_BASE_URL", None)
     with tempfile.TemporaryDirectory(prefix="twin-bench-") as work:
         work_dir = Path(work)
         rendered = collect_real_blog(args, work_dir / "real")
         if rendered is not None:
-            report(f"real-world blog ({rendered} posts)", work_dir / "real", count)
+            report(f"real-world blog ({rendered} posts)", work_dir / "real")
         Crawler(Lake(str(work_dir / "demo")), BENCH_OPTIONS).run(load_config(REPO_ROOT / "twin.yaml"))
-        report("demo corpus", work_dir / "demo", count)
+        report("demo corpus", work_dir / "demo")
     return 0
 
 

@@ -67,11 +67,11 @@ def report(title: str, root: Path) -> None:
     print(f"  base_model: {model['parameters']} parameters, vocab {model['vocab_size']}, "
           f"{model['corpus_tokens']} corpus tokens, warm-up loss {model['warmup_loss']}, built in {model['build_seconds']} s")
     print(f"  instruct_dataset: {instruct['dagster/row_count']} samples from {instruct['documents']} documents; "
-          f"by category {instruct['samples_by_category']}; by split {instruct['samples_by_split']}")
+          f"by category {instruct['by_category']}; by split {instruct['by_split']}")
     for column in ("instruction", "output"):
         print(f"    {column} tokens: {tokens(instruct['tokens'][column])}")
     print(f"  preference_dataset: {pairs['dagster/row_count']} pairs from {pairs['prose_samples']} prose samples; "
-          f"dropped {pairs['dropped']}; by category {pairs['pairs_by_category']}; by split {pairs['pairs_by_split']}")
+          f"dropped {pairs['dropped']}; by category {pairs['by_category']}; by split {pairs['by_split']}")
     for column in ("prompt", "chosen", "rejected"):
         print(f"    {column} tokens: {tokens(pairs['tokens'][column])}")
     unchanged = all(again[k]["delta_version"] == cards[k]["delta_version"] for k in ("instruct_dataset", "preference_dataset"))

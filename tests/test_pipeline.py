@@ -119,7 +119,7 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
     )
     assert card["dagster/row_count"].value == lake.read(INSTRUCT_DATASET).height > 40
     assert card["cleaned_documents_version"].value == lake.version(CLEANED_DOCUMENTS)
-    assert set(card["samples_by_split"].value) == {"train", "test"}
+    assert set(card["by_split"].value) == {"train", "test"}
     assert card["exports"].value["tiny"]["train"] + card["exports"].value["tiny"]["test"] == 10
     assert (Path(card["exports_path"].value) / "full" / "train.chat.jsonl").is_file()
     assert card["tokens"].value["tokenizer"] == "local:tiny-llama" and card["tokens"].value["output"]["max"] > 100

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -167,15 +168,34 @@ def read_card(folder: Path) -> tuple[BaseModelCard, dict[str, Any]] | None:
     return BaseModelCard(**data), source
 
 
+def _offline() -> bool:
+    """HF_HUB_OFFLINE as set now: huggingface_hub reads it only once, when first imported."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def describe_model(name_or_path: str | Path) -> dict[str, Any]:
+    """The model type and vocabulary of a named model, from its config; ValueError when it cannot be found."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(str(name_or_path), local_files_only=_offline())
+    except OSError as exc:
+        raise ValueError(
+            f"base model {str(name_or_path)!r} is neither a model folder nor in the Hugging Face cache"
+            + (" (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline() else "") + f": {exc}"
+        ) from exc
+    return {"model_type": config.model_type, "vocab_size": getattr(config, "vocab_size", None)}
+
+
 def load_tokenizer(name_or_path: str | Path) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(name_or_path))
+    return AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=_offline())
 
 
 def load_model(name_or_path: str | Path) -> Any:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(str(name_or_path))
+    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), local_files_only=_offline())
     model.eval()
     return model

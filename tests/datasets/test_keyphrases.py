@@ -1,10 +1,13 @@
 """Keyphrase topics: candidates from the text, ranked with the bundled embedding model."""
 
+import polars as pl
 import pytest
 
+from tests.datasets.test_instruct import cleaned
 from tests.documents import ARTICLE
-from twin_assets.datasets.instruct import as_topic, document_samples
+from twin_assets.datasets.instruct import as_topic, build_instruct
 from twin_assets.datasets.keyphrases import candidates, keyphrases
+from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
 
 LAKEHOUSE = (
     "A small team does not need a big lakehouse. Keep raw data in Delta tables, clean it with dbt and DuckDB, "
@@ -64,10 +67,11 @@ def test_untitled_extracts_take_keyphrase_topics_and_titled_openings_keep_their_
         asked.append(extracts)
         return [["pipeline reviews", "idempotent reruns"] for _ in extracts]
 
-    samples = [document_samples(f"post-{i}", post + str(i), "post", None, phrases_of=phrases_of)[0] for i in range(12)]
-    with_phrases = [s for s in samples if "pipeline reviews and idempotent reruns" in s.instruction]
-    assert 4 <= len(with_phrases) < 12  # two in three, by a hash of the sample
-    assert all(s.instruction.rstrip(".").endswith(("reruns", "voice")) for s in with_phrases), with_phrases
-    titled = document_samples("article-1", ARTICLE, "article", "Idempotent or it didn't happen", phrases_of=phrases_of)
-    assert '"Idempotent or it didn\'t happen"' in titled[0].instruction
-    assert len(asked) == 12  # the titled article's only extract needed no phrases
+    posts = [cleaned(f"post-{i}", post + str(i)) | {"category": "post", "title": None} for i in range(12)]
+    titled = cleaned("article-1", ARTICLE) | {"title": "Idempotent or it didn't happen"}
+    samples = build_instruct(pl.DataFrame([*posts, titled], schema=CLEANED_DOCUMENT_SCHEMA), phrases_of=phrases_of)
+    with_phrases = samples.filter(pl.col("instruction").str.contains("pipeline reviews and idempotent reruns"))
+    assert 4 <= with_phrases.height < 12  # two in three, by a hash of the sample
+    assert set(with_phrases["category"]) == {"post"}
+    assert samples.filter(pl.col("category") == "article")["instruction"].str.contains('"Idempotent or it didn\'t happen"').all()
+    assert len(asked) == 1 and len(asked[0]) == 12  # one batch; the titled article's only extract needed none

@@ -15,7 +15,7 @@ from twin_assets.datasets.keyphrases import keyphrases
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_answer, llm_instruction
 from twin_assets.datasets.preference import build_preference, prose_samples
 from twin_assets.features.assets import EmbeddingResource
-from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, Lake, TableSpec
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, TableSpec
 from twin_assets.metadata import counts_by, markdown_sample
 from twin_assets.models.assets import BaseModelResource, base_model
 from twin_assets.resources import LakeResource
@@ -54,9 +54,7 @@ def _token_stats(counts: list[int]) -> dict[str, float]:
 
 def _token_card(frame: pl.DataFrame, columns: list[str], base: BaseModelResource, lake: LakeResource) -> dict:
     """Token length statistics per column, counted with the training tokenizer (the base model's)."""
-    from training.base_model import load_tokenizer
-
-    tokenizer = load_tokenizer(base.location(lake))
+    tokenizer = base.tokenizer(lake)
     stats = {}
     for column in columns:
         texts = frame[column].to_list()
@@ -65,12 +63,33 @@ def _token_card(frame: pl.DataFrame, columns: list[str], base: BaseModelResource
     return {"tokenizer": base.name, **stats}
 
 
-def _version_and_export(
-    store: Lake, lake: LakeResource, spec: TableSpec, rows: pl.DataFrame, sizes: dict, formats: dict,
-) -> tuple[int, dict, Path]:
+def _publish(
+    context: dg.AssetExecutionContext, lake: LakeResource, spec: TableSpec, rows: pl.DataFrame, sizes: dict,
+    formats: dict, text_columns: list[str], base: BaseModelResource,
+) -> dict:
+    """Writes a new Delta version when the rows changed, exports it, and returns the dataset card
+    every dataset shares: counts per category and split, token statistics, versions, samples."""
+    store = lake.lake()
+    result = store.replace(spec, rows)
     version = store.version(spec)
     folder = lake.local_dir("datasets") / spec.name / f"v{version}"
-    return version, export_dataset(rows, folder, sizes, formats), folder
+    exported = export_dataset(rows, folder, sizes, formats)
+    context.log.info(f"{spec.name} v{version}: {rows.height} rows, {result.written} written")
+    return {
+        "dagster/row_count": rows.height,
+        "delta_version": version,
+        "cleaned_documents_version": store.version(CLEANED_DOCUMENTS),
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "removed": result.deleted,
+        "documents": rows["document_id"].n_unique(),
+        "by_category": dg.MetadataValue.json(counts_by(rows, "category")),
+        "by_split": dg.MetadataValue.json(counts_by(rows, "split")),
+        "tokens": dg.MetadataValue.json(_token_card(rows, text_columns, base, lake)),
+        "exports": dg.MetadataValue.json(exported),
+        "exports_path": dg.MetadataValue.path(str(folder)),
+        "sample": dg.MetadataValue.md(markdown_sample(rows.sort("sample_id"), ["split", *text_columns], 3, 160)),
+    }
 
 
 @dg.asset(
@@ -111,29 +130,15 @@ def instruct_dataset(
         cache.close()
         if chat:
             chat.close()
-    result = store.replace(INSTRUCT_DATASET, samples)
-    version, exported, folder = _version_and_export(store, lake, INSTRUCT_DATASET, samples, datasets.all_sizes(), INSTRUCT_FORMATS)
-    context.log.info(f"instruct_dataset v{version}: {samples.height} samples, {result.written} rows written")
+    card = _publish(context, lake, INSTRUCT_DATASET, samples, datasets.all_sizes(), INSTRUCT_FORMATS, ["instruction", "output"], base)
     if llm_problem:
         context.log.warning(f"{fallbacks} instructions fell back to templates: {llm_problem[0]}")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": samples.height,
+            **card,
             "instructions_from": "llm " + settings.model if settings else "templates",
             "llm_requests": chat.requests if chat else 0,
             "llm_fallbacks": fallbacks,
-            "delta_version": version,
-            "cleaned_documents_version": store.version(CLEANED_DOCUMENTS),
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "removed": result.deleted,
-            "samples_by_category": dg.MetadataValue.json(counts_by(samples, "category")),
-            "samples_by_split": dg.MetadataValue.json(counts_by(samples, "split")),
-            "documents": samples["document_id"].n_unique(),
-            "tokens": dg.MetadataValue.json(_token_card(samples, ["instruction", "output"], base, lake)),
-            "exports": dg.MetadataValue.json(exported),
-            "exports_path": dg.MetadataValue.path(str(folder)),
-            "sample": dg.MetadataValue.md(markdown_sample(samples.sort("sample_id"), ["split", "instruction", "output"], 3, 160)),
         }
     )
 
@@ -199,28 +204,15 @@ def preference_dataset(
             "the answers so far are cached, so the next run asks only for the rest."
         )
     pairs, dropped = build_preference(prose, dict(zip(prose["sample_id"].to_list(), answers, strict=True)))
-    result = store.replace(PREFERENCE_DATASET, pairs)
-    version, exported, folder = _version_and_export(
-        store, lake, PREFERENCE_DATASET, pairs, datasets.all_sizes(), PREFERENCE_FORMATS,
+    card = _publish(
+        context, lake, PREFERENCE_DATASET, pairs, datasets.all_sizes(), PREFERENCE_FORMATS, ["prompt", "chosen", "rejected"], base,
     )
-    context.log.info(f"preference_dataset v{version}: {pairs.height} pairs from {prose.height} prose samples")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": pairs.height,
+            **card,
             "rejected_from": generator,
             "prose_samples": prose.height,
             "dropped": dg.MetadataValue.json(dropped),
-            "delta_version": version,
             "instruct_dataset_version": store.version(INSTRUCT_DATASET),
-            "cleaned_documents_version": store.version(CLEANED_DOCUMENTS),
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "removed": result.deleted,
-            "pairs_by_category": dg.MetadataValue.json(counts_by(pairs, "category")),
-            "pairs_by_split": dg.MetadataValue.json(counts_by(pairs, "split")),
-            "tokens": dg.MetadataValue.json(_token_card(pairs, ["prompt", "chosen", "rejected"], base, lake)),
-            "exports": dg.MetadataValue.json(exported),
-            "exports_path": dg.MetadataValue.path(str(folder)),
-            "sample": dg.MetadataValue.md(markdown_sample(pairs, ["prompt", "chosen", "rejected"], 3, 160)),
         }
     )

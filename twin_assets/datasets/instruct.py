@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import polars as pl
@@ -176,22 +176,24 @@ def instruction_for(extract_id: str, category: str, kind: str, topic: str, path:
     return template.format(topic=topic, language=language)
 
 
+def needs_phrases(category: str, title: str | None, index: int) -> bool:
+    """Whether an extract may take its keyphrases as topic: prose with no title to name it."""
+    return category != "repository" and not (title and index == 0)
+
+
 def document_samples(
     document_id: str, text: str, category: str, title: str | None, path: str | None = None,
     test_fraction: float = TEST_FRACTION,
     write_instruction: InstructionWriter | None = None,
-    phrases_of: PhraseFinder | None = None,
+    phrases: Mapping[str, list[str]] | None = None,
 ) -> list[InstructSample]:
     split = split_of(document_id, test_fraction)
-    outputs = extracts(text, category)
-    untitled = [o for i, o in enumerate(outputs) if category != "repository" and not (title and i == 0)]
-    phrases = dict(zip(untitled, phrases_of(untitled), strict=True)) if phrases_of and untitled else {}
     samples = []
-    for index, output in enumerate(outputs):
+    for index, output in enumerate(extracts(text, category)):
         identifier = sample_id(document_id, output)
         instruction = write_instruction(output, category) if write_instruction else None
         if instruction is None:
-            kind, topic = topic_of(output, category, title, index == 0, identifier, phrases.get(output))
+            kind, topic = topic_of(output, category, title, index == 0, identifier, (phrases or {}).get(output))
             instruction = instruction_for(identifier, category, kind, topic, path)
         samples.append(InstructSample(identifier, document_id, split, category, instruction, output))
     return samples
@@ -201,14 +203,23 @@ def build_instruct(
     documents: pl.DataFrame, test_fraction: float = TEST_FRACTION, write_instruction: InstructionWriter | None = None,
     phrases_of: PhraseFinder | None = None,
 ) -> pl.DataFrame:
-    """Samples for every cleaned document (columns of the instruct_dataset contract)."""
-    rows = []
+    """Samples for every cleaned document (columns of the instruct_dataset contract). Keyphrases
+    are asked for once, for all extracts that may use them, so the embedding model runs one batch."""
+    pieces = []
     for doc in documents.iter_rows(named=True):
         path = json.loads(doc["metadata"] or "{}").get("path") or doc["title"]
         title = path if doc["category"] == "repository" else doc["title"]
+        pieces.append((doc, title, path))
+    untitled = [
+        output for doc, title, _ in pieces if phrases_of
+        for index, output in enumerate(extracts(doc["text"], doc["category"])) if needs_phrases(doc["category"], title, index)
+    ]
+    phrases = dict(zip(untitled, phrases_of(untitled), strict=True)) if phrases_of and untitled else {}
+    rows = []
+    for doc, title, path in pieces:
         for sample in document_samples(
             doc["id"], doc["text"], doc["category"], title, path,
-            test_fraction=test_fraction, write_instruction=write_instruction, phrases_of=phrases_of,
+            test_fraction=test_fraction, write_instruction=write_instruction, phrases=phrases,
         ):
             rows.append(asdict(sample))
     return pl.DataFrame(rows, schema=INSTRUCT_SCHEMA)

@@ -2,10 +2,18 @@
 evaluation, promotion)."""
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from training.base_model import LOCAL_TINY_LLAMA, TinyLlamaSpec, build_tiny_llama, read_card
+from training.base_model import (
+    LOCAL_TINY_LLAMA,
+    BaseModelCard,
+    TinyLlamaSpec,
+    build_tiny_llama,
+    describe_model,
+    read_card,
+)
 from twin_assets.lake import CLEANED_DOCUMENTS
 from twin_assets.resources import LakeResource
 
@@ -36,10 +44,21 @@ class BaseModelResource(dg.ConfigurableResource):
         """Names the weights, for caches of what the model wrote; fails when the local model is not built."""
         if not self.is_local:
             return self.name
+        return self._built(lake).identity
+
+    def tokenizer(self, lake: LakeResource) -> Any:
+        """The training tokenizer; fails when the local model is not built."""
+        from training.base_model import load_tokenizer
+
+        if self.is_local:
+            self._built(lake)
+        return load_tokenizer(self.location(lake))
+
+    def _built(self, lake: LakeResource) -> BaseModelCard:
         built = read_card(Path(self.location(lake)))
         if built is None:
             raise dg.Failure(f"the base model {self.name} is not built yet: materialize base_model first")
-        return built[0].identity
+        return built[0]
 
 
 @dg.asset(
@@ -52,7 +71,11 @@ class BaseModelResource(dg.ConfigurableResource):
 def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: BaseModelResource):
     location = base.location(lake)
     if not base.is_local:
-        return dg.MaterializeResult(metadata={"model": base.name, **_describe(location)})
+        try:
+            described = describe_model(location)
+        except ValueError as exc:
+            raise dg.Failure(str(exc)) from exc
+        return dg.MaterializeResult(metadata={"model": base.name, **described})
     folder = Path(location)
     built = read_card(folder)
     store = lake.lake()
@@ -82,17 +105,3 @@ def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: Base
             "path": dg.MetadataValue.path(location),
         }
     )
-
-
-def _describe(name_or_path: str) -> dict:
-    """What the Hugging Face config says of a named model; a clear failure when it cannot be found offline."""
-    from transformers import AutoConfig
-
-    try:
-        config = AutoConfig.from_pretrained(name_or_path)
-    except OSError as exc:
-        raise dg.Failure(
-            f"base model {name_or_path!r} is neither a model folder nor in the Hugging Face cache "
-            f"(with HF_HUB_OFFLINE=1 nothing is downloaded): {exc}"
-        ) from exc
-    return {"model_type": config.model_type, "vocab_size": getattr(config, "vocab_size", None)}

@@ -5,8 +5,11 @@ import sys
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.datasets.conftest import GENERIC_ANSWER
 from twin_assets.clean.dbt_cli import run_dbt
 from twin_assets.collect.crawl import CrawlOptions, Crawler
+from twin_assets.datasets.instruct import build_instruct, withhold_personal_data
+from twin_assets.datasets.preference import build_preference
 from twin_assets.lake import CLEANED_DOCUMENTS, RAW_ARTICLES
 from twin_assets.quality.expectations import run_parameters, validate
 
@@ -30,7 +33,7 @@ def test_real_blog_served_locally_is_collected_whole(tmp_path, policy, lake):
     assert again.by_source_kind()["web"]["not_modified"] == rendered  # Last-Modified answered with 304
 
 
-def test_real_blog_is_cleaned_and_passes_its_expectations(tmp_path, policy, lake):
+def test_real_blog_is_cleaned_into_documents_and_datasets_that_pass_their_expectations(tmp_path, policy, lake):
     posts = sorted(DEFAULT_POSTS.glob("*.md"))[::6]
     with served_blog(posts, tmp_path) as (config, _):
         Crawler(lake, CrawlOptions(policy=policy)).run(config)
@@ -42,6 +45,10 @@ def test_real_blog_is_cleaned_and_passes_its_expectations(tmp_path, policy, lake
     raw_words = dict(zip(raw["id"], raw["content"].str.split(" ").list.len(), strict=True))
     kept = [words / raw_words[row_id] for row_id, words in zip(cleaned["id"], cleaned["word_count"], strict=True)]
     assert sorted(kept)[len(kept) // 2] > 0.9  # cleaning removes chrome, not the writing
-    for table, frame in (("raw_articles", raw), ("cleaned_documents", cleaned)):
+    samples, _ = withhold_personal_data(build_instruct(cleaned))
+    pairs, dropped = build_preference(samples, dict.fromkeys(samples["sample_id"], GENERIC_ANSWER * 8))
+    assert samples.height > cleaned.height and pairs.height > 0.9 * samples.height, dropped
+    tables = (("raw_articles", raw), ("cleaned_documents", cleaned), ("instruct_dataset", samples), ("preference_dataset", pairs))
+    for table, frame in tables:
         report = validate(frame, table, run_parameters(["en"]))
         assert report.success, report.summary()

@@ -14,6 +14,7 @@ from twin_assets.datasets.instruct import (
     document_samples,
     extracts,
     split_of,
+    withhold_personal_data,
 )
 from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
 from twin_assets.quality.expectations import run_parameters, validate
@@ -112,3 +113,16 @@ def test_the_dataset_suite_catches_leaks_and_duplicates(change, expectation):
     assert good.success, good.summary()
     report = validate(pl.DataFrame(change(rows)), "instruct_dataset", run_parameters(["en"]), key_column="sample_id")
     assert expectation in {f"{f.expectation}:{f.column}" for f in report.failures}, report.summary()
+
+
+def test_samples_holding_contact_details_are_withheld_and_counted():
+    frame = pl.DataFrame([
+        cleaned("a", LONG), cleaned("b", OTHER_ARTICLE + " Write to me at jane@example.com."),
+        cleaned("c", OTHER_ARTICLE.replace("Dashboards", "Call +1 415 555 0134 about dashboards")),
+    ], schema=CLEANED_DOCUMENT_SCHEMA)
+    samples = build_instruct(frame)
+    kept, withheld = withhold_personal_data(samples)
+    assert withheld == 2 and kept.height == samples.height - 2
+    assert set(kept["document_id"]) == {"a"}
+    report = validate(kept, "instruct_dataset", run_parameters(["en"]), key_column="sample_id")
+    assert report.success, report.summary()

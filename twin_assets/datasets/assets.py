@@ -10,7 +10,7 @@ import polars as pl
 
 from twin_assets.datasets.cache import AnswerCache
 from twin_assets.datasets.exports import INSTRUCT_FORMATS, PREFERENCE_FORMATS, export_dataset
-from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct
+from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct, withhold_personal_data
 from twin_assets.datasets.keyphrases import keyphrases
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_answer, llm_instruction
 from twin_assets.datasets.preference import build_preference, prose_samples
@@ -130,6 +130,7 @@ def instruct_dataset(
         cache.close()
         if chat:
             chat.close()
+    samples, withheld = withhold_personal_data(samples)
     card = _publish(context, lake, INSTRUCT_DATASET, samples, datasets.all_sizes(), INSTRUCT_FORMATS, ["instruction", "output"], base)
     if llm_problem:
         context.log.warning(f"{fallbacks} instructions fell back to templates: {llm_problem[0]}")
@@ -139,6 +140,7 @@ def instruct_dataset(
             "instructions_from": "llm " + settings.model if settings else "templates",
             "llm_requests": chat.requests if chat else 0,
             "llm_fallbacks": fallbacks,
+            "withheld_personal_data": withheld,
         }
     )
 

@@ -70,6 +70,10 @@ _TEMPLATES = {
 }
 _LANGUAGES = {".py": "Python", ".sql": "SQL", ".js": "JavaScript", ".ts": "TypeScript", ".go": "Go", ".rs": "Rust",
               ".md": "Markdown", ".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}  # fmt: skip
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+PHONE_PATTERN = r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
+# The dataset suites check outputs against these same patterns.
+PERSONAL_DATA_PATTERNS = (EMAIL_PATTERN, PHONE_PATTERN)
 _BLOCK_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"')\]]*(?=\s)")
 _FENCED = re.compile(r"^\s*```.*?^\s*```", re.DOTALL | re.MULTILINE)
@@ -223,3 +227,11 @@ def build_instruct(
         ):
             rows.append(asdict(sample))
     return pl.DataFrame(rows, schema=INSTRUCT_SCHEMA)
+
+
+def withhold_personal_data(samples: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The samples whose output holds no e-mail address or phone number, and how many were withheld:
+    the model must not learn contact details, even ones the author once published."""
+    leaks = pl.any_horizontal(pl.col("output").str.contains(pattern) for pattern in PERSONAL_DATA_PATTERNS)
+    kept = samples.filter(~leaks)
+    return kept, samples.height - kept.height

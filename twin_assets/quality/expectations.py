@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from twin_assets.collect.pages import BOT_CHALLENGE_PATTERN, ERROR_PAGE_PATTERN
+from twin_assets.datasets.instruct import PERSONAL_DATA_PATTERNS
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
 # Columns some expectations read that a table does not store: computed from the rows before validation.
@@ -26,8 +27,6 @@ def _splits_per_document(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 DERIVED_COLUMNS = {"instruct_dataset": _splits_per_document, "preference_dataset": _splits_per_document}
-EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-PHONE_PATTERN = r"(?:\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"
 MAX_EXAMPLES = 10  # failing rows listed per expectation; the count is always complete
 
 
@@ -90,7 +89,7 @@ def run_parameters(languages: list[str], now: datetime | None = None) -> dict[st
         "now": pd.Timestamp(now or datetime.now(timezone.utc)),
         "languages": sorted(set(languages)),
         "not_writing_patterns": [f"(?i){BOT_CHALLENGE_PATTERN}", f"(?i){ERROR_PAGE_PATTERN}"],
-        "personal_data_patterns": [EMAIL_PATTERN, PHONE_PATTERN],
+        "personal_data_patterns": list(PERSONAL_DATA_PATTERNS),
     }
 
 

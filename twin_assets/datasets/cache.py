@@ -35,13 +35,17 @@ class AnswerCache:
     def close(self) -> None:
         self._db.close()
 
-    def map(self, namespace: Any, items: Sequence[str], compute: Callable[[list[str]], list[Any]]) -> list[Any]:
-        """compute(items), asking it only for the items not cached under `namespace` (one batch)."""
+    def map(
+        self, namespace: Any, items: Sequence[str], compute: Callable[[list[str]], list[Any]], batch: int = 256,
+    ) -> list[Any]:
+        """compute(items), asking it only for the items not cached under `namespace`, `batch` at a
+        time and saving each batch's answers at once, so a run that stops keeps what it computed."""
         keys = [cache_key(namespace, item) for item in items]
         answers = {key: self.get(key) for key in keys}
         missing = list(dict.fromkeys(item for item, key in zip(items, keys, strict=True) if answers[key] is None))
-        if missing:
-            computed = {cache_key(namespace, item): answer for item, answer in zip(missing, compute(missing), strict=True)}
+        for start in range(0, len(missing), batch):
+            chunk = missing[start : start + batch]
+            computed = {cache_key(namespace, item): answer for item, answer in zip(chunk, compute(chunk), strict=True)}
             self.put_many(computed)
             answers.update(computed)
         return [answers[key] for key in keys]

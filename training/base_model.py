@@ -96,7 +96,7 @@ def _warm_up(model: Any, token_ids: list[int], spec: TinyLlamaSpec) -> float:
 
     generator = torch.Generator().manual_seed(spec.seed)
     stream = torch.tensor(token_ids, dtype=torch.long)
-    length = min(spec.sequence_length, len(token_ids) - 1)
+    length = spec.sequence_length  # the caller made sure the corpus holds at least two windows
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / max(1, spec.warmup_steps)))

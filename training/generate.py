@@ -42,8 +42,8 @@ class TextGenerator:
             torch.manual_seed(s.seed + start)
             with torch.inference_mode():
                 output = self.model.generate(
-                    **batch, max_new_tokens=s.max_new_tokens, min_new_tokens=min(s.min_new_tokens, s.max_new_tokens), do_sample=True, temperature=s.temperature, top_p=s.top_p,
-                    pad_token_id=self.tokenizer.pad_token_id,
+                    **batch, max_new_tokens=s.max_new_tokens, min_new_tokens=min(s.min_new_tokens, s.max_new_tokens),
+                    do_sample=True, temperature=s.temperature, top_p=s.top_p, pad_token_id=self.tokenizer.pad_token_id,
                 )
             new_tokens = output[:, batch["input_ids"].shape[1] :]
             answers.extend(t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))

@@ -191,9 +191,16 @@ def document_samples(
     write_instruction: InstructionWriter | None = None,
     phrases: Mapping[str, list[str]] | None = None,
 ) -> list[InstructSample]:
+    return _samples(document_id, extracts(text, category), category, title, path, test_fraction, write_instruction, phrases)
+
+
+def _samples(
+    document_id: str, outputs: list[str], category: str, title: str | None, path: str | None,
+    test_fraction: float, write_instruction: InstructionWriter | None, phrases: Mapping[str, list[str]] | None,
+) -> list[InstructSample]:
     split = split_of(document_id, test_fraction)
     samples = []
-    for index, output in enumerate(extracts(text, category)):
+    for index, output in enumerate(outputs):
         identifier = sample_id(document_id, output)
         instruction = write_instruction(output, category) if write_instruction else None
         if instruction is None:
@@ -213,18 +220,15 @@ def build_instruct(
     for doc in documents.iter_rows(named=True):
         path = json.loads(doc["metadata"] or "{}").get("path") or doc["title"]
         title = path if doc["category"] == "repository" else doc["title"]
-        pieces.append((doc, title, path))
+        pieces.append((doc, title, path, extracts(doc["text"], doc["category"])))
     untitled = [
-        output for doc, title, _ in pieces if phrases_of
-        for index, output in enumerate(extracts(doc["text"], doc["category"])) if needs_phrases(doc["category"], title, index)
+        output for doc, title, _, outputs in pieces if phrases_of
+        for index, output in enumerate(outputs) if needs_phrases(doc["category"], title, index)
     ]
     phrases = dict(zip(untitled, phrases_of(untitled), strict=True)) if phrases_of and untitled else {}
     rows = []
-    for doc, title, path in pieces:
-        for sample in document_samples(
-            doc["id"], doc["text"], doc["category"], title, path,
-            test_fraction=test_fraction, write_instruction=write_instruction, phrases=phrases,
-        ):
+    for doc, title, path, outputs in pieces:
+        for sample in _samples(doc["id"], outputs, doc["category"], title, path, test_fraction, write_instruction, phrases):
             rows.append(asdict(sample))
     return pl.DataFrame(rows, schema=INSTRUCT_SCHEMA)
 

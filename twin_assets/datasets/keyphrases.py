@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from twin_assets.features.retrieval import mmr_indices
+
 # texts -> unit-length vectors, one row per text (features.embedding.Embedder.encode)
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -70,18 +72,6 @@ def keyphrases(texts: Sequence[str], encode: Encode, top: int = 3, diversity: fl
     for index, phrases in enumerate(options):
         vectors_of_phrases = vectors[offset : offset + len(phrases)]
         offset += len(phrases)
-        picks.append([phrases[i] for i in _mmr(vectors[index], vectors_of_phrases, top, diversity)])
+        picks.append([phrases[i] for i in mmr_indices(vectors[index], vectors_of_phrases, top, 1 - diversity)])
     return picks
 
-
-def _mmr(document: np.ndarray, phrases: np.ndarray, top: int, diversity: float) -> list[int]:
-    if not len(phrases):
-        return []
-    relevance = phrases @ document
-    picked = [int(np.argmax(relevance))]
-    while len(picked) < min(top, len(phrases)):
-        redundancy = (phrases @ phrases[picked].T).max(axis=1)
-        score = (1 - diversity) * relevance - diversity * redundancy
-        score[picked] = -np.inf
-        picked.append(int(np.argmax(score)))
-    return picked

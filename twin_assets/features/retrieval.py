@@ -46,14 +46,12 @@ def best_chunk_per_document(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-def mmr(query: np.ndarray, hits: list[Hit], k: int, weight: float = MMR_LAMBDA) -> list[Hit]:
-    """Maximal marginal relevance: each pick trades relevance to the query against similarity to the picks so far."""
-    if len(hits) <= 1 or any(h.vector is None for h in hits):
-        return hits[:k]
-    vectors = np.stack([h.vector for h in hits])
+def mmr_indices(query: np.ndarray, vectors: np.ndarray, k: int, weight: float = MMR_LAMBDA) -> list[int]:
+    """Maximal marginal relevance over unit vectors: the indices of up to `k` picks, each trading
+    relevance to the query (`weight`) against similarity to the picks so far (1 - `weight`)."""
     relevance = vectors @ query
     chosen: list[int] = []
-    remaining = list(range(len(hits)))
+    remaining = list(range(len(vectors)))
     while remaining and len(chosen) < k:
         if chosen:
             redundancy = (vectors[remaining] @ vectors[chosen].T).max(axis=1)
@@ -61,7 +59,14 @@ def mmr(query: np.ndarray, hits: list[Hit], k: int, weight: float = MMR_LAMBDA) 
             redundancy = np.zeros(len(remaining))
         scores = weight * relevance[remaining] - (1 - weight) * redundancy
         chosen.append(remaining.pop(int(np.argmax(scores))))
-    return [hits[i] for i in chosen]
+    return chosen
+
+
+def mmr(query: np.ndarray, hits: list[Hit], k: int, weight: float = MMR_LAMBDA) -> list[Hit]:
+    """The hits maximal marginal relevance picks, in pick order."""
+    if len(hits) <= 1 or any(h.vector is None for h in hits):
+        return hits[:k]
+    return [hits[i] for i in mmr_indices(query, np.stack([h.vector for h in hits]), k, weight)]
 
 
 class Retriever:

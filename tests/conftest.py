@@ -14,6 +14,7 @@ import pytest
 
 from twin_assets.collect.http import FetchPolicy
 from twin_assets.lake import Lake
+from twin_assets.resources import LakeResource
 from twin_assets.settings import TwinConfig, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -149,3 +150,10 @@ def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("base-model")
     build_tiny_llama([ARTICLE, OTHER_ARTICLE] * 4, folder, TinyLlamaSpec(vocab_size=600, warmup_steps=10, sequence_length=128))
     return folder
+
+
+def lake_resource(tmp_path: Path) -> LakeResource:
+    """The lake resource over a local TWIN_HOME in tmp, as the assets get it."""
+    from dagster_aws.s3 import S3Resource
+
+    return LakeResource(root=str(tmp_path / "home"), s3=S3Resource())

@@ -4,12 +4,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, lake_resource
 from twin_assets.collect.assets import CrawlerResource, raw_collection
 from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES
-from twin_assets.resources import LakeResource, TwinConfigResource
+from twin_assets.resources import TwinConfigResource
 
 HEAVY = ("torch", "transformers", "sentence_transformers", "peft", "great_expectations", "lancedb", "weaviate")
 BIN = Path(sys.executable).parent
@@ -17,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 def demo_resources(tmp_path: Path, config: Path = REPO_ROOT / "twin.yaml") -> dict:
     return {
-        "lake": LakeResource(root=str(tmp_path / "home"), s3=S3Resource()),
+        "lake": lake_resource(tmp_path),
         "crawler": CrawlerResource(),
         "twin_config": TwinConfigResource(path=str(config)),
     }

@@ -5,6 +5,7 @@ import json
 import polars as pl
 import pytest
 
+from tests.conftest import lake_resource
 from tests.datasets.test_instruct import LONG, cleaned
 from twin_assets.datasets.instruct import build_instruct
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_instruction
@@ -75,18 +76,16 @@ def test_the_asset_falls_back_to_templates_when_the_endpoint_fails_and_keeps_the
     server_factory, tmp_path, monkeypatch, tiny_base_model,
 ):
     import dagster as dg
-    from dagster_aws.s3 import S3Resource
 
     from twin_assets.datasets.assets import DatasetResource, instruct_dataset
     from twin_assets.features.assets import EmbeddingResource
     from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET
     from twin_assets.models.assets import BaseModelResource
-    from twin_assets.resources import LakeResource
 
     server = server_factory("error")
     monkeypatch.setenv("TWIN_LLM_BASE_URL", server.url)
     monkeypatch.setenv("TWIN_LLM_API_KEY", "very-secret-key")
-    lake = LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
+    lake = lake_resource(tmp_path)
     lake.lake().replace(CLEANED_DOCUMENTS, pl.DataFrame([cleaned("a", LONG)], schema=CLEANED_DOCUMENT_SCHEMA))
     resources = {
         "lake": lake, "datasets": DatasetResource(), "embedding": EmbeddingResource(),

@@ -5,8 +5,8 @@ import json
 import dagster as dg
 import polars as pl
 import pytest
-from dagster_aws.s3 import S3Resource
 
+from tests.conftest import lake_resource
 from tests.datasets.conftest import GENERIC_ANSWER
 from tests.datasets.test_instruct import LONG, cleaned
 from tests.documents import ARTICLE, OTHER_ARTICLE
@@ -117,9 +117,8 @@ def test_the_preference_suite_catches_bad_pairs(change, expectation):
 def preference_resources(tmp_path, base_model_folder, **datasets):
     from twin_assets.datasets.assets import DatasetResource
     from twin_assets.models.assets import BaseModelResource
-    from twin_assets.resources import LakeResource
 
-    lake = LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
+    lake = lake_resource(tmp_path)
     lake.lake().replace(INSTRUCT_DATASET, instruct_samples())
     lake.lake().replace(CLEANED_DOCUMENTS, pl.DataFrame([cleaned("a", LONG)], schema=CLEANED_DOCUMENT_SCHEMA))
     return {"lake": lake, "datasets": DatasetResource(**datasets), "base": BaseModelResource(name=str(base_model_folder))}

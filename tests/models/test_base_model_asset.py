@@ -3,16 +3,11 @@
 import dagster as dg
 import polars as pl
 import pytest
-from dagster_aws.s3 import S3Resource
 
+from tests.conftest import lake_resource
 from twin_assets.lake import CLEANED_DOCUMENTS
 from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
 from twin_assets.models.assets import BaseModelResource, base_model
-from twin_assets.resources import LakeResource
-
-
-def lake_resource(tmp_path) -> LakeResource:
-    return LakeResource(root=str(tmp_path / "home"), s3=S3Resource())
 
 
 def test_a_model_folder_is_described_from_its_config(tmp_path, tiny_base_model):

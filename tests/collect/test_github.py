@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Route, author_config, git
+from tests.fake_secrets import SECRETS, aws_access_key_id, private_key
 from twin_assets.collect.crawl import CrawlOptions, Crawler
 from twin_assets.collect.github import RepositoryCollector, skip_reason
 from twin_assets.lake import CRAWL_ERRORS, RAW_REPOSITORIES
@@ -46,10 +47,41 @@ def make_repository(root: Path) -> Path:
         ("empty.py", b"  \n", "empty"),
         ("big.txt", b"x" * 101, "oversized"),
         ("ok.py", "print('héllo')\n".encode(), None),
+        ("esc.log", b"ok\x01\x02\x03\x04", "binary"),
+        ("form_feed.py", b"a = 1\n\x0c\nb = 2\r\n", None),
     ],
 )
 def test_skip_reasons(path, data, reason):
     assert skip_reason(Path(path), data, max_bytes=100) == reason
+
+
+MINIFIED_BUNDLE = "!function(e){" + "var t=e.a||{};t.b=function(n){return n*2};" * 100 + "}(window);\n"
+
+
+@pytest.mark.parametrize("secret", SECRETS.values(), ids=SECRETS.keys())
+def test_a_file_holding_a_secret_is_skipped(secret):
+    data = f"import os\n\nCLIENT = connect(\n    {secret()!r},\n)\n".encode()
+    assert skip_reason(Path("settings.py"), data, max_bytes=10_000) == "secret"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'HEADER = "-----BEGIN RSA ' + 'PRIVATE KEY-----"  # a header names a format, it holds no key\n',
+        'api_key = "YOUR_API_KEY_HERE"\ntoken = os.environ["GITHUB_TOKEN"]\npassword = "hunter2"\n',
+        "tokenizer = 'bert-base-uncased-2024-v1'\n",
+        "Just a moment...\nChecking your browser before accessing the site.\n",
+    ],
+    ids=["key-header", "placeholders", "not-a-credential-name", "bot-challenge-phrases"],
+)
+def test_text_that_only_resembles_a_secret_is_kept(text):
+    assert skip_reason(Path("notes.py"), text.encode(), max_bytes=10_000) is None
+
+
+def test_a_long_line_marks_minified_code_whatever_the_file_is_called():
+    assert skip_reason(Path("static/bundle.js"), MINIFIED_BUNDLE.encode(), max_bytes=10_000) == "minified"
+    readme = ("One paragraph per line, as some people write Markdown. " * 40 + "\n\n") * 3
+    assert skip_reason(Path("README.md"), readme.encode(), max_bytes=10_000) is None
 
 
 def test_local_repository_one_row_per_text_file(tmp_path, policy, lake):
@@ -63,6 +95,23 @@ def test_local_repository_one_row_per_text_file(tmp_path, policy, lake):
     assert meta["language"] == "python" and len(meta["commit"]) == 40
     assert core["category"] == "repository"
     assert report.skipped_reasons() == {"binary": 2, "generated": 3, "oversized": 1, "vendored": 2}
+
+
+def test_secrets_and_minified_files_are_counted_and_never_stored(tmp_path, policy, lake):
+    repo = tmp_path / "service"
+    repo.mkdir()
+    (repo / "app.py").write_text("import os\n\nKEY = os.environ['SERVICE_KEY']\n")
+    (repo / "deploy_key.pem").write_text(private_key())
+    (repo / "config.py").write_text(f"AWS_ACCESS_KEY_ID = {aws_access_key_id()!r}\n")
+    (repo / "bundle.js").write_text(MINIFIED_BUNDLE)
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "first", cwd=repo)
+    report = Crawler(lake, CrawlOptions(policy=policy)).run(author_config(str(repo)))
+    stored = lake.read(RAW_REPOSITORIES)
+    assert list(stored["title"]) == ["app.py"]
+    assert report.skipped_reasons() == {"secret": 2, "minified": 1}
+    assert not any(aws_access_key_id() in text or "PRIVATE KEY" in text for text in stored["content"])
 
 
 def test_unchanged_commit_is_not_cloned_again_and_a_new_commit_updates(tmp_path, policy, lake):

@@ -6,21 +6,25 @@ back to the lake as a Delta table.
 """
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from twin_assets.clean.dbt_cli import DBT_PROJECT_DIR, dbt_executable
 from twin_assets.clean.report import cleaning_summary, row_counts
-from twin_assets.lake import CLEANED_DOCUMENTS
+from twin_assets.clean.build_state import BuildLedger, build_inputs, project_digest
+from twin_assets.lake import CLEANED_DOCUMENTS, RAW_DOCUMENT_TABLES, NotMaterialized
 from twin_assets.metadata import counts_by, markdown_sample
 from twin_assets.resources import LakeResource
 
 CLEAN_GROUP = "clean"
 CLEANED_KEY = dg.AssetKey(CLEANED_DOCUMENTS.name)
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
 
 twin_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -97,19 +101,62 @@ def _cleaned_documents_metadata(lake: LakeResource) -> dict[str, Any]:
     }
 
 
+def _build_inputs(lake: LakeResource, models: set[str]) -> tuple[str, dict[str, int | None]]:
+    """What a build of `models` depends on, and what it leaves behind (see build_state.py)."""
+    from twin_assets.clean.functions import CLEANING_VERSION
+
+    store = lake.lake()
+    raw_versions = {spec.name: store.version(spec) for spec in RAW_DOCUMENT_TABLES.values()}
+    inputs = build_inputs(raw_versions, CLEANING_VERSION, project_digest(DBT_PROJECT_DIR), models)
+    warehouse = lake.local_dir("warehouse") / "twin.duckdb"
+    outputs = {
+        CLEANED_DOCUMENTS.name: store.version(CLEANED_DOCUMENTS),
+        "warehouse_mtime_ns": warehouse.stat().st_mtime_ns if warehouse.exists() else None,
+    }
+    return inputs, outputs
+
+
+def _missing_table(error: DagsterDbtCliRuntimeError, lake: LakeResource, models: set[str]) -> NotMaterialized | None:
+    """A model selected without its upstream fails in DuckDB; say which asset to materialize first."""
+    found = _MISSING_TABLE.search(str(error))
+    if found is None:
+        return None
+    needed_by = next(iter(models)) if len(models) == 1 else "the selected dbt models"
+    return NotMaterialized(found.group(1), needed_by, lake.root)
+
+
 @dbt_assets(
     manifest=twin_dbt_project.manifest_path,
     project=twin_dbt_project,
     dagster_dbt_translator=TwinDbtTranslator(),
 )
 def twin_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
-    """Runs `dbt build`: models and their tests, in dependency order."""
-    with _environment(lake.environment()):
-        invocation = dbt.cli(["build"], context=context)  # the subprocess takes the environment here
+    """Runs `dbt build` (models and their tests, in dependency order), unless its inputs are unchanged."""
+    models = {key.to_user_string() for key in context.selected_asset_keys}
+    ledger = BuildLedger(lake.local_dir("dbt") / "builds.json")
+    if ledger.unchanged(models, *_build_inputs(lake, models)):
+        yield from _skipped_build(context, lake)
+        return
+    environment = {
+        **lake.environment(),
+        # Tests run only when every model they read is selected: a relationship test on an
+        # unselected table would fail for a table nobody asked for.
+        "DBT_INDIRECT_SELECTION": "cautious",
+        "DBT_LOG_PATH": str(lake.local_dir("dbt") / "logs"),
+    }
+    with _environment(environment):
+        # The subprocess takes the environment here; run artifacts stay under TWIN_HOME.
+        invocation = dbt.cli(["build"], context=context, target_path=lake.local_dir("dbt") / "target")
     # Events are gathered first: the warehouse can be read only once dbt has let go of it.
-    events = list(invocation.stream())
-    outputs = {context.asset_key_for_output(e.output_name): e for e in events if isinstance(e, dg.Output)}
-    counts = row_counts(lake.local_dir("warehouse"), [key.to_user_string() for key in outputs])
+    try:
+        events = list(invocation.stream())
+    except DagsterDbtCliRuntimeError as exc:
+        missing = _missing_table(exc, lake, models)
+        if missing is None:
+            raise
+        raise missing from exc
+    produced = {context.asset_key_for_output(e.output_name) for e in events if isinstance(e, dg.Output)}
+    counts = row_counts(lake.local_dir("warehouse"), [key.to_user_string() for key in produced])
     for event in events:
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
@@ -118,3 +165,16 @@ def twin_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake
                 extra.update(_cleaned_documents_metadata(lake))
             event = event.with_metadata({**event.metadata, **extra})
         yield event
+    ledger.record(models, *_build_inputs(lake, models))
+
+
+def _skipped_build(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Nothing changed since the last build: cleaned_documents is recorded as it stands (so assets
+    downstream still run and decide for themselves), the other models are not touched."""
+    context.log.info("dbt build skipped: raw tables, cleaning rules and dbt project unchanged since the last build")
+    if CLEANED_KEY in context.selected_asset_keys:
+        yield dg.Output(
+            None,
+            output_name=context.output_for_asset_key(CLEANED_KEY),
+            metadata={"dbt_build": "skipped: inputs unchanged since the last build", **_cleaned_documents_metadata(lake)},
+        )

@@ -43,9 +43,12 @@ def cleaning_summary(warehouse_dir: Path, examples: int = 10) -> CleaningSummary
 
         documents_in = rows("select count(*) from int_documents")[0][0]
         kept = dict(rows("select category, count(*) from int_documents where drop_reason is null group by 1 order by 1"))
-        dropped = dict(rows("select drop_reason, count(*) from dropped_documents group by 1 order by 1"))
+        # Read from int_documents, which cleaned_documents is built from: dropped_documents is
+        # not built when only cleaned_documents was selected.
+        dropped = dict(rows("select drop_reason, count(*) from int_documents where drop_reason is not null group by 1 order by 1"))
         sample = rows(
-            f"select url, drop_reason, coalesce(duplicate_of, '') from dropped_documents order by drop_reason, url limit {examples}"
+            "select url, drop_reason, coalesce(duplicate_of, '') from int_documents where drop_reason is not null "
+            f"order by drop_reason, url limit {examples}"
         )
         cross_posted = rows("select count(*) from int_documents where drop_reason is null and len(duplicate_urls) > 0")[0][0]
     return CleaningSummary(

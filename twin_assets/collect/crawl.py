@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -19,7 +19,15 @@ from twin_assets.collect.exports import read_linkedin_export, read_medium_export
 from twin_assets.collect.github import RepositoryCollector
 from twin_assets.collect.http import CrawlFailure, Fetcher, FetchPolicy
 from twin_assets.collect.records import SourceResult, sha256
-from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_DOCUMENT_TABLES, RAW_REPOSITORIES, Lake, UpsertResult
+from twin_assets.lake import (
+    CRAWL_ERRORS,
+    RAW_ARTICLES,
+    RAW_DOCUMENT_TABLES,
+    RAW_POSTS,
+    RAW_REPOSITORIES,
+    Lake,
+    UpsertResult,
+)
 from twin_assets.settings import Author, Source, SourceKind, TwinConfig
 
 EXPORT_READERS = {
@@ -27,6 +35,18 @@ EXPORT_READERS = {
     SourceKind.substack_export: read_substack_export,
     SourceKind.medium_export: read_medium_export,
 }
+
+# The raw tables each kind of source can fill: a run for one table crawls only the sources that
+# feed it (no repository is cloned for raw_posts).
+TABLES_OF_SOURCE_KIND = {
+    SourceKind.web: frozenset({RAW_ARTICLES.name}),
+    SourceKind.linkedin_export: frozenset({RAW_ARTICLES.name, RAW_POSTS.name}),
+    SourceKind.substack_export: frozenset({RAW_ARTICLES.name}),
+    SourceKind.medium_export: frozenset({RAW_ARTICLES.name}),
+    SourceKind.github: frozenset({RAW_REPOSITORIES.name}),
+    SourceKind.git: frozenset({RAW_REPOSITORIES.name}),
+}
+ALL_RAW_TABLES = frozenset({*RAW_DOCUMENT_TABLES, CRAWL_ERRORS.name})
 
 
 @dataclass(frozen=True)
@@ -92,7 +112,15 @@ class Crawler:
             return EXPORT_READERS[kind](author.id, source.location)
         return repositories.collect(author.id, source.location, kind.value, commits)
 
-    def run(self, config: TwinConfig, author_ids: Iterable[str] | None = None) -> CrawlReport:
+    def run(
+        self, config: TwinConfig, author_ids: Iterable[str] | None = None, tables: Collection[str] = ALL_RAW_TABLES,
+    ) -> CrawlReport:
+        """Crawl the chosen authors' sources into `tables`. Only sources that can fill a chosen
+        document table are crawled; crawl_errors alone re-checks every source."""
+        unknown = set(tables) - ALL_RAW_TABLES
+        if unknown:
+            raise ValueError(f"not raw tables: {', '.join(sorted(unknown))}")
+        document_tables = set(tables) & set(RAW_DOCUMENT_TABLES) or set(RAW_DOCUMENT_TABLES)
         selected = [config.author(a) for a in author_ids] if author_ids else list(config.authors)
         validators = _metadata_values(self.lake, RAW_ARTICLES, "fetch_url", ("etag", "last_modified"))
         commits = {repo: commit for repo, (commit,) in
@@ -107,6 +135,8 @@ class Crawler:
             try:
                 for author in selected:
                     for source in author.sources:
+                        if not TABLES_OF_SOURCE_KIND[source.kind] & document_tables:
+                            continue
                         try:
                             result = self._collect_source(author, source, articles, repositories, validators, commits)
                         except Exception as exc:  # a bug in one collector must not cost the other sources
@@ -115,16 +145,21 @@ class Crawler:
                         report.sources.append(result)
             finally:
                 repositories.close()
-        self._store(report)
+        self._store(report, set(tables))
         return report
 
-    def _store(self, report: CrawlReport) -> None:
+    def _store(self, report: CrawlReport, tables: set[str]) -> None:
         crawled_at = datetime.now(timezone.utc)
         for name, spec in RAW_DOCUMENT_TABLES.items():
+            if name not in tables:
+                continue
             rows = [d.row(crawled_at) for r in report.sources for d in r.documents if d.table == name]
             frame = pl.DataFrame(rows, schema=spec.schema) if rows else spec.empty()
             report.tables[name] = self.lake.upsert(spec, frame)
-        report.files_removed = self._remove_deleted_files(report)
+        if RAW_REPOSITORIES.name in tables:
+            report.files_removed = self._remove_deleted_files(report)
+        if CRAWL_ERRORS.name not in tables:
+            return
         error_rows = [row for r in report.sources for row in r.error_rows(crawled_at)]
         report.errors = self.lake.upsert(CRAWL_ERRORS, pl.DataFrame(error_rows, schema=CRAWL_ERRORS.schema))
         failing = {row["id"] for row in error_rows}

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from twin_assets.collect.http import CrawlFailure, FetchPolicy, Fetcher
 from twin_assets.collect.records import REPOSITORY, Document, SourceResult, platform_of, utc
+from twin_assets.collect.source_files import text_skip_reason
 
 SKIPPED_DIRS = frozenset(
     {
@@ -82,17 +83,13 @@ def skip_reason(relative: Path, data: bytes, max_bytes: int) -> str | None:
         return "oversized"
     if not data.strip():
         return "empty"
-    if b"\0" in data[:8192]:
-        return "binary"
     try:
-        head = data[:2048].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < 2044:  # a multi-byte character cut at the slice end is fine
-            return "binary"
-        head = data[: exc.start].decode("utf-8")
-    if _GENERATED_MARKER.search("\n".join(head.splitlines()[:5])):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary"
+    if _GENERATED_MARKER.search("\n".join(text[:2048].splitlines()[:5])):
         return "generated"
-    return None
+    return text_skip_reason(text)
 
 
 def repository_files(root: Path, max_bytes: int) -> tuple[list[tuple[str, str]], Counter[str]]:
@@ -116,12 +113,9 @@ def repository_files(root: Path, max_bytes: int) -> tuple[list[tuple[str, str]],
                 data = handle.read(max_bytes + 1)
             reason = skip_reason(relative, data, max_bytes)
             if reason is None:
-                try:
-                    kept.append((relative.as_posix(), data.decode("utf-8")))
-                    continue
-                except UnicodeDecodeError:
-                    reason = "binary"
-            skipped[reason] += 1
+                kept.append((relative.as_posix(), data.decode("utf-8")))
+            else:
+                skipped[reason] += 1
     return kept, skipped
 
 

@@ -103,6 +103,8 @@ def instruct_dataset(
     base: BaseModelResource,
 ):
     store = lake.lake()
+    store.require(CLEANED_DOCUMENTS, "instruct_dataset")
+    base.require(lake, "instruct_dataset")
     settings = LLMSettings.from_environment()
     chat = JSONChat(settings, _cache(lake)) if settings else None
     cache = AnswerCache(_cache(lake))
@@ -191,6 +193,8 @@ def preference_dataset(
     context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetResource, base: BaseModelResource,
 ):
     store = lake.lake()
+    store.require(INSTRUCT_DATASET, "preference_dataset")
+    base.require(lake, "preference_dataset")
     prose = prose_samples(store.read(INSTRUCT_DATASET))
     problems: list[str] = []
     generator, namespace, write = _rejected_writer(datasets, base, lake, problems)

@@ -66,6 +66,7 @@ def open_index(backend: str, state_dir: Path, weaviate_url: str = "", collection
 )
 def document_chunks(context: dg.AssetExecutionContext, lake: LakeResource, embedding: EmbeddingResource):
     store = lake.lake()
+    store.require(CLEANED_DOCUMENTS, "document_chunks")
     embedder = embedding.embedder()
     rows, chunked = chunk_rows(
         store.read(CLEANED_DOCUMENTS), store.read(DOCUMENT_CHUNKS), embedder.count_tokens, embedding.chunking(),
@@ -99,7 +100,9 @@ def document_chunks(context: dg.AssetExecutionContext, lake: LakeResource, embed
 def vector_index(
     context: dg.AssetExecutionContext, lake: LakeResource, embedding: EmbeddingResource, index: VectorIndexResource,
 ):
-    chunks = lake.lake().read(DOCUMENT_CHUNKS).to_dicts()
+    store = lake.lake()
+    store.require(DOCUMENT_CHUNKS, "vector_index")
+    chunks = store.read(DOCUMENT_CHUNKS).to_dicts()
     embedder = embedding.embedder()
     started = time.perf_counter()
     report = sync_index(index.open(lake), chunks, embedder.encode, embedding.model)

@@ -1,6 +1,6 @@
 """The lake: Delta tables under TWIN_HOME (a local directory or an s3:// prefix)."""
 
-from twin_assets.lake.store import Lake, LakeError, UpsertResult
+from twin_assets.lake.store import Lake, LakeError, NotMaterialized, UpsertResult
 from twin_assets.lake.tables import (
     CLEANED_DOCUMENTS,
     CRAWL_ERRORS,
@@ -28,6 +28,7 @@ __all__ = [
     "RAW_REPOSITORIES",
     "Lake",
     "LakeError",
+    "NotMaterialized",
     "TableSpec",
     "UpsertResult",
 ]

@@ -26,6 +26,16 @@ class LakeError(RuntimeError):
     """A lake operation failed; the message names the table."""
 
 
+class NotMaterialized(LakeError):
+    """An asset's input was never written under this root: the user selected the asset without its upstream."""
+
+    def __init__(self, needed: str, needed_by: str, root: str) -> None:
+        super().__init__(
+            f"{needed_by} needs {needed}, which has not been materialized under {root}: "
+            f"materialize {needed} first, or select '*{needed_by}' to run {needed_by} with everything upstream"
+        )
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     inserted: int
@@ -55,6 +65,11 @@ class Lake:
 
     def exists(self, spec: TableSpec) -> bool:
         return self._table(spec) is not None
+
+    def require(self, spec: TableSpec, needed_by: str) -> None:
+        """Fail with NotMaterialized unless the table has been written (an empty table counts)."""
+        if not self.exists(spec):
+            raise NotMaterialized(spec.name, needed_by, self.root)
 
     def version(self, spec: TableSpec) -> int | None:
         table = self._table(spec)
@@ -87,12 +102,12 @@ class Lake:
         return frame.unique(subset=[spec.key], keep="last", maintain_order=True)
 
     def upsert(self, spec: TableSpec, rows: pl.DataFrame) -> UpsertResult:
-        """Insert new keys and update changed rows in one commit; unchanged rows are not rewritten."""
+        """Create the table if needed (even with no rows), insert new keys and update changed rows in one commit; unchanged rows are not rewritten."""
         rows = self._conform(spec, rows)
         table = self._table(spec)
         if table is None:
-            if rows.is_empty():
-                return UpsertResult(0, 0, 0, None)
+            # An empty table is still written, with its schema: readers of the lake expect the
+            # table of every materialized asset to exist.
             write_deltalake(self.uri(spec), rows.to_arrow(), mode="append", storage_options=self.storage_options)
             return UpsertResult(len(rows), 0, 0, self.version(spec))
 

@@ -1,8 +1,9 @@
 """Great Expectations 1.x suites (JSON files in expectations/) run against lake tables.
 
 Suites stay data files so they can be reviewed and edited without touching code. Values that
-change per run (the current time, the configured languages, the challenge-page markers the
-crawler uses) are suite parameters, filled in here. Each validation also updates the Data
+change per run (the current time, the configured languages) and the patterns the collectors use
+(challenge-page markers, binary, minified and secret-bearing source files) are suite parameters,
+filled in here, so each pattern is defined once. Each validation also updates the Data
 Docs site under TWIN_HOME, which the Dagster check links to.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from twin_assets.collect.pages import BOT_CHALLENGE_PATTERN, ERROR_PAGE_PATTERN
+from twin_assets.collect.source_files import BINARY_TEXT_PATTERN, MINIFIED_TEXT_PATTERN, SECRET_PATTERNS
 from twin_assets.datasets.instruct import PERSONAL_DATA_PATTERNS
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
@@ -57,14 +59,16 @@ class ValidationReport:
         return not self.failures
 
     def summary(self) -> str:
-        """One line per failed expectation: what, on which column, how many rows, which ids."""
+        """One line per failed expectation: what, on which column, how many rows, why it matters, which ids
+        (the why tells apart two expectations of one type on one column)."""
         lines = []
         for failure in self.failures:
             where = f" on {failure.column}" if failure.column else ""
             count = f"{failure.unexpected_count} rows" if failure.unexpected_count is not None else "table"
             detail = f" observed {failure.observed}" if failure.observed is not None else ""
+            why = f" - {failure.why}" if failure.why else ""
             examples = f": {', '.join(failure.examples)}" if failure.examples else ""
-            lines.append(f"{failure.expectation}{where} failed ({count}{detail}){examples}")
+            lines.append(f"{failure.expectation}{where} failed ({count}{detail}){why}{examples}")
         return "\n".join(lines)
 
 
@@ -90,6 +94,9 @@ def run_parameters(languages: list[str], now: datetime | None = None) -> dict[st
         "languages": sorted(set(languages)),
         "not_writing_patterns": [f"(?i){BOT_CHALLENGE_PATTERN}", f"(?i){ERROR_PAGE_PATTERN}"],
         "personal_data_patterns": list(PERSONAL_DATA_PATTERNS),
+        "binary_text_pattern": BINARY_TEXT_PATTERN,
+        "minified_text_pattern": MINIFIED_TEXT_PATTERN,
+        "secret_patterns": list(SECRET_PATTERNS),
     }
 
 
@@ -111,6 +118,14 @@ def _context(docs_dir: Path | None):
     return context
 
 
+def _exception_messages(exception_info: dict | None) -> list[str]:
+    """GX reports an expectation's own exception, or one per metric it could not compute, keyed by metric."""
+    if not exception_info:
+        return []
+    infos = [exception_info] if "raised_exception" in exception_info else exception_info.values()
+    return [info.get("exception_message") for info in infos if info.get("raised_exception")]
+
+
 def _failure(result, key_column: str) -> FailedExpectation:
     config = result.expectation_config
     details = result.result or {}
@@ -119,8 +134,7 @@ def _failure(result, key_column: str) -> FailedExpectation:
     for row in (details.get("unexpected_index_list") or [])[:MAX_EXAMPLES]:
         value = row.get(key_column) if isinstance(row, dict) else row
         examples.append("null" if value is None or value != value else str(value))  # NaN != NaN
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        examples.append(f"error: {result.exception_info.get('exception_message')}")
+    examples.extend(f"error: {message}" for message in _exception_messages(result.exception_info))
     return FailedExpectation(
         expectation=config.type,
         column=column,
@@ -158,9 +172,10 @@ def validate(
     )
     suite = gx.ExpectationSuite(name=suite_name, meta=suite_data.get("meta"))
     for item in suite_data["expectations"]:
-        suite.add_expectation_configuration(
-            ExpectationConfiguration(type=item["type"], kwargs=item.get("kwargs", {}), meta=item.get("meta"))
-        )
+        configuration = ExpectationConfiguration(type=item["type"], kwargs=item.get("kwargs", {}), meta=item.get("meta"))
+        # add_expectation_configuration would replace an expectation of the same type on the same
+        # column (two regexes on one column) instead of keeping both.
+        suite.add_expectation(configuration.to_domain_obj())
     suite = context.suites.add(suite)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite)

@@ -140,8 +140,16 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
 
     version, dataset_version = lake.version(CLEANED_DOCUMENTS), lake.version(INSTRUCT_DATASET)
     pairs_version = lake.version(PREFERENCE_DATASET)
+    checkout_runs = set((REPO_ROOT / "twin_dbt" / "target").glob("twin_dbt_models-*"))
     again = dg.materialize(PIPELINE, resources=resources)
     assert again.success and lake.version(CLEANED_DOCUMENTS) == version
+    # Nothing new: dbt is not run, cleaned_documents says so, and no other model is recorded again.
+    assert materialization(again, "cleaned_documents")["dbt_build"].value.startswith("skipped")
+    assert not {"stg_articles", "int_documents", "dropped_documents"} & {
+        e.asset_key.to_user_string() for e in again.get_asset_materialization_events()
+    }
+    assert (tmp_path / "home" / "dbt" / "target" / "run_results.json").is_file()
+    assert set((REPO_ROOT / "twin_dbt" / "target").glob("twin_dbt_models-*")) == checkout_runs
     assert lake.version(INSTRUCT_DATASET) == dataset_version  # unchanged documents: the same samples, no new version
     assert lake.version(PREFERENCE_DATASET) == pairs_version  # the same answers, from the cache
     assert not materialization(again, "base_model")["built_now"].value

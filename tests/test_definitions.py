@@ -89,6 +89,37 @@ def test_twin_collect_command(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "raw_posts          rows=14" in out.stdout
+    # With only TWIN_HOME set, the run lands in the instance under it, the one the UI shows.
+    os.environ["DAGSTER_HOME"] = str(tmp_path / "home" / "dagster")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs()
+        assert [run.job_name for run in runs] == ["collect"] and runs[0].is_success
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    assert not (tmp_path / "home" / "dagster" / "dagster.yaml").read_text().count("DAGSTER_COMPUTE_LOG_DIR")
     bad = subprocess.run([str(BIN / "twin"), "collect", "--author", "nobody"], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown author 'nobody'" in bad.stderr
+
+
+def test_twin_forget_removes_one_authors_rows_and_keeps_the_others(tmp_path):
+    config = tmp_path / "twin.yaml"
+    config.write_text(
+        "authors:\n"
+        "  - {id: mara, name: Mara, sources: [{kind: linkedin_export, path: %s}]}\n"
+        "  - {id: other, name: Other, sources: [{kind: medium_export, path: %s}]}\n"
+        % (REPO_ROOT / "demo/exports/linkedin", REPO_ROOT / "demo/exports/medium")
+    )
+    resources = demo_resources(tmp_path, config)
+    assert dg.materialize([raw_collection], resources=resources).success
+    lake = resources["lake"].lake()
+    others = lake.read(RAW_ARTICLES).filter(lake.read(RAW_ARTICLES)["author_id"] == "other").height
+    env = {**os.environ, "TWIN_HOME": str(tmp_path / "home"), "TWIN_CONFIG": str(config)}
+    out = subprocess.run([str(BIN / "twin"), "forget", "--author", "mara"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "raw_posts          removed=14" in out.stdout and "still in" in out.stdout
+    assert lake.read(RAW_POSTS).is_empty()
+    assert set(lake.read(RAW_ARTICLES)["author_id"]) == {"other"} and lake.read(RAW_ARTICLES).height == others
+    again = subprocess.run([str(BIN / "twin"), "forget", "--author", "mara"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "the lake holds nothing by 'mara'" in again.stdout

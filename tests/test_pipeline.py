@@ -169,6 +169,12 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
     assert set(results[0]) == {"chunk_id", "document_id", "url", "title", "category", "text", "score"}
     assert {r["category"] for r in results} == {"post"} and len(results) == 3
     assert "runs twice" in results[0]["text"]  # the demo persona's post on exactly that
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "twin"), "search", "what happens if a pipeline runs twice?", "--k", "3"],
+        env=env, capture_output=True, text=True,
+    )
+    assert shown.returncode == 0 and "ordered for relevance and variety (MMR)" in shown.stdout
+    assert "relevance 0." in shown.stdout and "Loading weights" not in shown.stderr + shown.stdout
 
 
 def test_a_failed_blocking_check_keeps_downstream_assets_from_materializing(tmp_path):

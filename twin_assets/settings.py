@@ -184,6 +184,21 @@ def local_state_dir(root: str) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-twin" / digest
 
 
+INSTANCE_TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+
+
+def dagster_home() -> Path:
+    """The Dagster instance's folder: DAGSTER_HOME, or `dagster` beside the lake's local state.
+    Its dagster.yaml is written from deploy/dagster.yaml when missing, so runs started from any
+    shell land in the instance the UI shows."""
+    home = Path(os.environ.get("DAGSTER_HOME") or local_state_dir(twin_home()) / "dagster")
+    instance_file = home / "dagster.yaml"
+    if not instance_file.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        instance_file.write_text(INSTANCE_TEMPLATE.read_text())
+    return home
+
+
 def embedding_model() -> str:
     """A sentence-transformers model id or local path; the default ships in a Python package."""
     return os.environ.get("TWIN_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
@@ -199,5 +214,6 @@ def config_path() -> str:
 
 
 def base_model_name() -> str:
-    """TWIN_BASE_MODEL: `local:tiny-llama` (built here), a Hugging Face model id, or a local folder."""
+    """TWIN_BASE_MODEL: `local:tiny-llama` (built here; the default, so tests stay fast), a packaged
+    preset (`smollm2-135m-instruct`, the default of `make run`), a Hugging Face model id, or a local folder."""
     return os.environ.get("TWIN_BASE_MODEL", "local:tiny-llama")

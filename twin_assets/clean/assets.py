@@ -18,8 +18,8 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from twin_assets.clean.dbt_cli import DBT_PROJECT_DIR, dbt_executable
 from twin_assets.clean.report import cleaning_summary, row_counts
 from twin_assets.clean.build_state import BuildLedger, build_inputs, project_digest
-from twin_assets.lake import CLEANED_DOCUMENTS, RAW_DOCUMENT_TABLES, NotMaterialized
-from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.lake import CLEANED_DOCUMENTS, LAKE_TABLES, RAW_DOCUMENT_TABLES, NotMaterialized
+from twin_assets.metadata import counts_by, markdown_sample, table_metadata, typed_columns
 from twin_assets.resources import LakeResource
 
 CLEAN_GROUP = "clean"
@@ -63,8 +63,12 @@ class TwinDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if self.get_resource_props(manifest, unique_id).get("config", {}).get("plugin") == "lake":
-            spec = spec.merge_attributes(kinds={"delta"})
-        return spec
+            contract = LAKE_TABLES[spec.key.to_user_string()]
+            return spec.merge_attributes(kinds={"delta"}, metadata=table_metadata(contract))
+        columns = spec.metadata.get("dagster/column_schema")
+        if columns is None:
+            return spec
+        return spec.replace_attributes(metadata={**spec.metadata, "dagster/column_schema": typed_columns(columns)})
 
 
 @contextmanager

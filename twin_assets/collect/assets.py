@@ -8,7 +8,7 @@ import dagster as dg
 from twin_assets.collect.crawl import CrawlOptions, Crawler, CrawlReport
 from twin_assets.collect.http import DEFAULT_USER_AGENT, FetchPolicy
 from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES, Lake, TableSpec
-from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.metadata import counts_by, markdown_sample, table_metadata
 from twin_assets.resources import LakeResource, TwinConfigResource
 
 COLLECT_GROUP = "collect"
@@ -74,19 +74,19 @@ def _document_metadata(lake: Lake, spec: TableSpec, report: CrawlReport) -> dict
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            "raw_articles", group_name=COLLECT_GROUP, kinds={"delta", "python"},
+            "raw_articles", group_name=COLLECT_GROUP, metadata=table_metadata(RAW_ARTICLES), kinds={"delta", "python"},
             description="Articles by each author: feeds and pages extracted with newspaper4k, plus export archives.",
         ),
         dg.AssetSpec(
-            "raw_posts", group_name=COLLECT_GROUP, kinds={"delta", "python"},
+            "raw_posts", group_name=COLLECT_GROUP, metadata=table_metadata(RAW_POSTS), kinds={"delta", "python"},
             description="Short posts by each author, from LinkedIn's data export.",
         ),
         dg.AssetSpec(
-            "raw_repositories", group_name=COLLECT_GROUP, kinds={"delta", "github"},
+            "raw_repositories", group_name=COLLECT_GROUP, metadata=table_metadata(RAW_REPOSITORIES), kinds={"delta", "github"},
             description="One row per text file of each author's repositories (shallow git clones).",
         ),
         dg.AssetSpec(
-            "crawl_errors", group_name=COLLECT_GROUP, kinds={"delta"},
+            "crawl_errors", group_name=COLLECT_GROUP, metadata=table_metadata(CRAWL_ERRORS), kinds={"delta"},
             description="The latest failure of each source that is failing now; cleared when it succeeds.",
         ),
     ],

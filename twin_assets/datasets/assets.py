@@ -16,7 +16,7 @@ from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_answer
 from twin_assets.datasets.preference import build_preference, prose_samples
 from twin_assets.features.assets import EmbeddingResource
 from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, TableSpec
-from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.metadata import counts_by, markdown_sample, table_metadata
 from twin_assets.models.assets import BaseModelResource, base_model
 from twin_assets.resources import LakeResource
 
@@ -96,6 +96,7 @@ def _publish(
     deps=[CLEANED_DOCUMENTS.name, base_model],
     group_name=DATASETS_GROUP,
     kinds={"delta", "python"},
+    metadata=table_metadata(INSTRUCT_DATASET),
     description="Instruction samples whose output is always the author's own text; split by document.",
 )
 def instruct_dataset(
@@ -186,6 +187,7 @@ def _rejected_writer(
     deps=[INSTRUCT_DATASET.name, base_model],
     group_name=DATASETS_GROUP,
     kinds={"delta", "python"},
+    metadata=table_metadata(PREFERENCE_DATASET),
     description="Preference pairs for articles and posts: the author's text is chosen, a generic answer to the "
     "same instruction (the base model's, or an LLM endpoint's) is rejected; split like instruct_dataset.",
 )

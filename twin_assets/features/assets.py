@@ -11,7 +11,7 @@ from twin_assets.features.chunks import chunk_rows
 from twin_assets.features.embedding import Embedder
 from twin_assets.features.index import LanceIndex, VectorIndex, WeaviateIndex, sync_index
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS
-from twin_assets.metadata import counts_by, markdown_sample
+from twin_assets.metadata import counts_by, markdown_sample, table_metadata
 from twin_assets.resources import LakeResource
 from twin_assets.settings import embedding_model, local_state_dir, vector_backend
 
@@ -62,6 +62,7 @@ def open_index(backend: str, state_dir: Path, weaviate_url: str = "", collection
     deps=[CLEANED_DOCUMENTS.name],
     group_name=FEATURES_GROUP,
     kinds={"delta", "python"},
+    metadata=table_metadata(DOCUMENT_CHUNKS),
     description="Cleaned documents cut into chunks bounded in the embedding model's tokens; key sha256(document id + text).",
 )
 def document_chunks(context: dg.AssetExecutionContext, lake: LakeResource, embedding: EmbeddingResource):

@@ -130,6 +130,42 @@ PREFERENCE_DATASET = TableSpec(
     compare_on=("split", "prompt", "chosen", "rejected", "category"),
 )
 
+# What each column means, shown with its type in the Dagster UI (one meaning per name across tables).
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "id": "Stable key: sha256 of the canonical source (URL, export path, repository URL + file path).",
+    "author_id": "Whose writing this is: an author id from twin.yaml.",
+    "platform": "medium, substack, linkedin, github or web.",
+    "category": "article, post or repository.",
+    "url": "Where the piece came from (tracking parameters removed once cleaned).",
+    "title": "The piece's title; may be empty.",
+    "content": "The text as extracted: paragraphs, lists and code indentation kept.",
+    "text": "Cleaned text (cleaned_documents) or the chunk's text (document_chunks).",
+    "published_at": "When the author published it (UTC).",
+    "crawled_at": "When it was collected (UTC).",
+    "content_hash": "sha256 of the text; unchanged text is never processed again downstream.",
+    "source": "The twin.yaml source this row was collected from.",
+    "metadata": "JSON: authors, language, path, commit, HTTP validators.",
+    "kind": "What went wrong, as a short stable code (timeout, http_404, bot_challenge, ...).",
+    "message": "The failure, in words.",
+    "occurred_at": "When the source last failed (UTC).",
+    "language": "ISO 639-1 code of prose; empty for code and very short texts.",
+    "word_count": "Words in the cleaned text.",
+    "duplicate_urls": "Where the same piece was cross-posted; those copies are not kept separately.",
+    "chunk_id": "sha256(document id + chunk text): only new or changed chunks are embedded.",
+    "document_id": "The cleaned document this row comes from.",
+    "chunk_index": "Position of the chunk in its document.",
+    "token_count": "Tokens of the embedding model in the chunk.",
+    "document_hash": "The document's content_hash when it was chunked.",
+    "chunking": "Embedding model and token bounds the chunks were cut with.",
+    "sample_id": "sha256(document id + output); a preference pair keeps its instruct sample's id.",
+    "split": "train or test, by a stable hash of the document id: no document is in both.",
+    "instruction": "What a user of the twin would ask for.",
+    "output": "The author's own text that answers the instruction.",
+    "prompt": "The instruction the pair answers.",
+    "chosen": "The author's text, cut to complete sentences.",
+    "rejected": "A generic answer to the same prompt, from the base model or an LLM endpoint.",
+}
+
 LAKE_TABLES = {
     spec.name: spec
     for spec in (

@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.clean.voice import cleaned_daily_post, daily_post
 from tests.documents import ARTICLE, OTHER_ARTICLE, doc, frame
 from twin_assets.clean.dbt_cli import run_dbt
 from twin_assets.collect.records import sha256
@@ -27,14 +28,15 @@ def home(tmp_path) -> Path:
     return tmp_path / "home"
 
 
-def test_cleaning_deduplicates_cross_posts_drops_short_pieces_and_strips_sign_offs(home):
+def test_cleaning_deduplicates_cross_posts_drops_short_pieces_and_keeps_the_authors_sign_offs(home):
     lake = Lake(str(home))
     blog = doc("https://jane.example/posts/idempotent.html", ARTICLE + "\n\nThanks for reading! Subscribe for free.")
     medium = doc("https://medium.com/@jane/idempotent-1a2b?source=rss", "Originally published at jane.example.\n\n"
                  + ARTICLE.replace("twice the rows", "double the rows"), platform="medium", published="2025-03-24")
     lake.upsert(RAW_ARTICLES, frame(blog, medium, doc("https://jane.example/posts/dashboards.html", OTHER_ARTICLE)))
     signed = [
-        doc(f"https://www.linkedin.com/feed/update/{i}?trk=feed", f"Hi all,\n\n{body}\n\nCheers,\nJane",
+        doc(f"https://www.linkedin.com/feed/update/{i}?trk=feed",
+            f"Hi all,\n\n{body}\n\nCheers,\nJane\n\nFind me on Twitter @jane\n5 min read",
             category="post", platform="linkedin", published=f"2025-0{i}-01")
         for i, body in enumerate([
             "Unique keys, not-null ids and dates that are not in the future catch most incidents I see.",
@@ -62,8 +64,9 @@ def test_cleaning_deduplicates_cross_posts_drops_short_pieces_and_strips_sign_of
     assert "Subscribe" not in kept["text"] and kept["text"].endswith("where you started.")
     assert kept["language"] == "en" and kept["content_hash"] == sha256(kept["text"])
     posts = cleaned.filter(pl.col("category") == "post")
-    assert not any("Hi all" in t or "Cheers" in t or "Jane" in t for t in posts["text"])
-    assert posts.filter(pl.col("url").str.ends_with("/2"))["text"][0].startswith("Reran a year of pipeline")
+    # the greeting and sign-off repeated in every post are the author's; the contact line is a template's
+    assert all(t.startswith("Hi all,\n\n") and t.endswith("\n\nCheers,\nJane") for t in posts["text"])
+    assert posts.filter(pl.col("url").str.ends_with("/2"))["text"][0].startswith("Hi all,\n\nReran a year of pipeline")
 
     dropped = dict(warehouse(home, "select url, drop_reason from dropped_documents"))
     assert dropped == {
@@ -72,15 +75,29 @@ def test_cleaning_deduplicates_cross_posts_drops_short_pieces_and_strips_sign_of
     }
 
 
-def test_a_sign_off_in_fewer_documents_than_the_threshold_stays(home):
+def test_a_contact_line_in_fewer_documents_than_the_threshold_stays(home):
     lake = Lake(str(home))
     lake.upsert(RAW_ARTICLES, frame(
-        doc("https://jane.example/a", ARTICLE + "\n\nCheers,\nJane"),
-        doc("https://jane.example/b", OTHER_ARTICLE + "\n\nCheers,\nJane"),
+        doc("https://jane.example/a", ARTICLE + "\n\nCheers,\nJane\njane.dev"),
+        doc("https://jane.example/b", OTHER_ARTICLE + "\n\nCheers,\nJane\njane.dev"),
     ))
     assert dbt_build(home).returncode == 0
     texts = Lake(str(home)).read(CLEANED_DOCUMENTS)["text"].to_list()
-    assert all(text.endswith("Cheers,\nJane") for text in texts)
+    assert all(text.endswith("Cheers,\nJane\njane.dev") for text in texts)
+
+
+def test_lines_the_author_repeats_in_every_piece_stay_and_template_lines_go(home):
+    third = (
+        "Backfills are where pipelines show their design. A backfill that needs a runbook means the job "
+        "was never idempotent; one that is a single command with a date range means it was. I now write "
+        "the backfill command before the daily job, and the daily job is that command with today's date."
+    )
+    bodies = [ARTICLE, OTHER_ARTICLE, third]
+    lake = Lake(str(home))
+    lake.upsert(RAW_ARTICLES, frame(*(doc(f"https://jane.example/day-{i}", daily_post(b)) for i, b in enumerate(bodies))))
+    assert dbt_build(home).returncode == 0
+    cleaned = Lake(str(home)).read(CLEANED_DOCUMENTS).sort("url")
+    assert cleaned["text"].to_list() == [cleaned_daily_post(body) for body in bodies]
 
 
 def test_identical_files_in_two_repositories_are_kept_once(home):

@@ -2,14 +2,19 @@
 
 import pytest
 
+from tests.clean.voice import cleaned_daily_post, daily_post
 from twin_assets.clean.text import (
+    boilerplate_rule,
     clean_code,
     clean_prose,
     clean_text,
     edge_lines,
     is_boilerplate_line,
+    is_contact_line,
     plain_letters,
-    remove_edge_lines,
+    removals_by_rule,
+    remove_repeated_edge_lines,
+    repeated_edge_lines,
     strip_tracking,
     word_count,
 )
@@ -56,6 +61,8 @@ def test_invisible_characters_go_and_odd_spaces_become_spaces():
         "Home | About | Archive | RSS",
         "Like · Comment · Repost · Send",
         "© 2025 Mara Lindqvist",
+        "Copyright 2025 Mara Lindqvist",
+        "Jane Doe. All rights reserved.",
         "Photo by Someone on Unsplash",
         "Member-only story",
         "Next post: Why my pipelines fail at night",
@@ -77,6 +84,8 @@ def test_boilerplate_lines_are_recognised(line):
         "We joined the two tables on the natural key and it was fine.",
         "Next is creating a storage bucket (adding the below to main.tf).",
         "Next we need to create an S3 bucket",
+        "- Previous: how many times the customer was called before (numeric)",
+        "(c) Weekend traffic: fewer commuters, more trips to the parks",
         "Sign up flows are where most of our events come from, and I wrote about why that matters for "
         "anyone who owns a product analytics pipeline and wants their free time back now and then.",
     ],
@@ -140,22 +149,99 @@ def test_clean_text_dispatches_on_category():
     assert clean_text(None, "article") == ""
 
 
-def test_repeated_sign_offs_are_removed_only_at_the_edges():
-    text = "Hi friends,\n\nBody line one.\n\nUntil next week,\nMara"
-    assert edge_lines(text, head=1, tail=2) == ["hi friends", "mara", "until next week"]
-    repeated = ["hi friends", "until next week", "mara"]
-    assert remove_edge_lines(text, repeated) == "Body line one."
-    middle = "Intro.\n\n" + "\n".join(f"Point {i}." for i in range(8)) + "\n\nMara\n\n" + "\n".join(
+def test_removals_are_counted_by_rule():
+    before = (
+        "Home | About | RSS\n"
+        "![diagram](https://cdn.example.com/d.png)\n"
+        "The real paragraph.\n"
+        "```\nShare\n```\n"  # code is never boilerplate
+        "5 min read\n"
+        "Subscribe now\n"
+        "© 2025 Mara Lindqvist"
+    )
+    assert removals_by_rule(before) == {
+        "navigation": 1, "image_only": 1, "platform_chrome": 1, "call_to_action": 1, "footer": 1,
+    }
+    assert boilerplate_rule("The real paragraph.") is None
+    assert removals_by_rule(clean_prose(before)) == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Find me on Twitter @jane",
+        "Follow me on LinkedIn: https://linkedin.com/in/jane",
+        "jane.dev · github.com/jane",
+        "[Twitter](https://twitter.com/jane) | [GitHub](https://github.com/jane)",
+        "Questions? jane@example.com",
+    ],
+)
+def test_contact_and_profile_lines_are_recognised(line):
+    assert is_contact_line(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Hello :) Today is Day 12!",
+        "That is all for today!",
+        "Cheers,",
+        "Jane",
+        "I moved the service from Flask to Node.js this week",
+        "All the code for this series lives at https://github.com/jane/series, and it runs on a laptop.",
+    ],
+)
+def test_the_authors_lines_are_not_contact_lines(line):
+    assert not is_contact_line(line)
+
+
+def _clean_pieces(bodies: list[str]) -> list[str]:
+    """clean_prose, then the repeated-edge rule over all pieces, as int_documents runs them."""
+    staged = [clean_prose(daily_post(body)) for body in bodies]
+    counts: dict[str, int] = {}
+    for text in staged:
+        for line in edge_lines(text):
+            counts[line] = counts.get(line, 0) + 1
+    repeated = sorted(line for line, n in counts.items() if n >= 3)
+    return [remove_repeated_edge_lines(text, repeated) for text in staged]
+
+
+def test_the_authors_repeated_lines_stay_and_template_lines_go():
+    bodies = ["* trained a model", "* read a paper", "* wrote a parser"]
+    for body, after in zip(bodies, _clean_pieces(bodies), strict=True):
+        assert after == cleaned_daily_post(body)
+    # in fewer pieces than the threshold a contact line may be the author's: it stays
+    assert all(after.endswith("\nFind me on Twitter @jane") for after in _clean_pieces(bodies[:2]))
+
+
+def test_repeated_edge_lines_lists_the_repeated_lines_at_the_edges_only():
+    text = "Hi friends,\n\nBody line one.\n\nUntil next week,\nMara\nmara.dev"
+    repeated = ["hi friends", "until next week", "mara", "mara dev", "body line one"]
+    assert repeated_edge_lines(text, repeated, head=1, tail=3) == ["Hi friends,", "Until next week,", "Mara", "mara.dev"]
+    assert remove_repeated_edge_lines(text, repeated, head=1, tail=3) == (
+        "Hi friends,\n\nBody line one.\n\nUntil next week,\nMara"
+    )
+    assert remove_repeated_edge_lines(text, None) == text
+
+
+def test_a_repeated_contact_line_in_the_middle_is_content():
+    middle = "Intro.\n\n" + "\n".join(f"Point {i}." for i in range(8)) + "\n\njane.dev\n\n" + "\n".join(
         f"More {i}." for i in range(8)
     )
-    assert "Mara" in remove_edge_lines(middle, repeated)  # the same words mid-text are content
-    assert remove_edge_lines(text, None) == text
+    assert remove_repeated_edge_lines(middle, ["jane dev"]) == middle
+
+
+def test_any_repeated_edge_line_can_be_removed_when_asked():
+    text = "Hi friends,\n\nBody.\n\nUntil next week,\nMara"
+    assert remove_repeated_edge_lines(text, ["hi friends", "mara"], removable=lambda line: True) == (
+        "Body.\n\nUntil next week,"
+    )
 
 
 def test_repeated_headings_are_structure_not_signatures():
-    text = "## Covered topics\n\nBody.\n\n## Results\n\nSee you tomorrow"
-    assert edge_lines(text) == ["body", "see you tomorrow"]
-    assert remove_edge_lines(text, ["covered topics", "results", "see you tomorrow"]) == (
+    text = "## Covered topics\n\nBody.\n\n## Results\n\njane.dev"
+    assert edge_lines(text) == ["body", "jane dev"]
+    assert remove_repeated_edge_lines(text, ["covered topics", "results", "jane dev"]) == (
         "## Covered topics\n\nBody.\n\n## Results"
     )
 

@@ -12,7 +12,14 @@ import duckdb
 from twin_assets.clean import language, similarity, text
 from twin_assets.clean.language import detect_language
 from twin_assets.clean.similarity import jaccard, sketch
-from twin_assets.clean.text import clean_text, edge_lines, plain_letters, remove_edge_lines, strip_tracking, word_count
+from twin_assets.clean.text import (
+    clean_text,
+    edge_lines,
+    plain_letters,
+    remove_repeated_edge_lines,
+    strip_tracking,
+    word_count,
+)
 
 
 def _cleaning_version() -> str:
@@ -34,16 +41,18 @@ FUNCTIONS: dict[str, tuple[Any, list[str], str]] = {
     "plain_letters": (plain_letters, [VARCHAR], VARCHAR),
     "strip_tracking": (strip_tracking, [VARCHAR], VARCHAR),
     "edge_lines": (lambda text: edge_lines(text), [VARCHAR], VARCHAR_LIST),
-    "remove_edge_lines": (lambda text, lines: remove_edge_lines(text, lines), [VARCHAR, VARCHAR_LIST], VARCHAR),
+    "remove_repeated_edge_lines": (
+        lambda text, lines: remove_repeated_edge_lines(text, lines), [VARCHAR, VARCHAR_LIST], VARCHAR,
+    ),
     "word_count": (word_count, [VARCHAR], BIGINT),
     "detect_language": (detect_language, [VARCHAR], VARCHAR),
     "shingle_sketch": (lambda text: sketch(text), [VARCHAR], BIGINT_LIST),
     "text_similarity": (jaccard, [VARCHAR, VARCHAR], DOUBLE),
 }
 
-# Functions that take or return NULL: remove_edge_lines gets NULL for an author with no repeated
-# lines, detect_language returns NULL for text too short to tell. The others never see NULL.
-_NULL_AWARE = frozenset({"remove_edge_lines", "detect_language"})
+# Functions that take or return NULL: remove_repeated_edge_lines gets NULL for an author with no
+# repeated lines, detect_language returns NULL for text too short to tell. The others never see NULL.
+_NULL_AWARE = frozenset({"remove_repeated_edge_lines", "detect_language"})
 
 
 def register_functions(connection: duckdb.DuckDBPyConnection) -> None:

@@ -1,9 +1,11 @@
 """Cleaning rules for one document's text: keep the author's voice, drop what is not theirs.
 
-Kept: paragraph breaks, lists, emoji, punctuation, fenced code with its indentation.
-Removed: HTML remnants, navigation and subscribe/follow boilerplate, image-only lines,
-tracking parameters in links, invisible characters. Unicode "styled" letters (the bold and
-italic alphabets pasted into LinkedIn) become plain letters.
+Kept: paragraph breaks, lists, emoji, punctuation, fenced code with its indentation, and the
+greetings, lead-ins and sign-offs an author repeats in every piece (they are the author's voice).
+Removed: HTML remnants, navigation, subscribe/follow/share calls, platform chrome and footers,
+image-only lines, tracking parameters in links, invisible characters, and the contact and
+profile lines a signature template repeats at the start or end of an author's pieces. Unicode
+"styled" letters (the bold and italic alphabets pasted into LinkedIn) become plain letters.
 
 These functions are registered on the dbt DuckDB connection (see `duckdb_functions`), so the
 SQL models and the Python tests run exactly the same code.
@@ -14,6 +16,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 PROSE_CATEGORIES = frozenset({"article", "post"})
@@ -47,27 +51,34 @@ _TRACKING_PREFIXES = ("utm_",)
 _PLATFORM_ONLY_PARAMS = frozenset({"source", "r", "sk", "publication_id", "post_id", "isfreemail"})
 _PLATFORM_HOSTS = ("medium.com", "substack.com")
 
-_BOILERPLATE = re.compile(
-    r"""^(
+# Lines a platform or template adds, by rule: the name is what `removals_by_rule` counts.
+_BOILERPLATE_RULES = {
+    "call_to_action": r"""
         (subscribe|sign\ up|join)\b.*\b(newsletter|free|inbox|posts|updates|subscribers?|now|today)\b.*
       | subscribe( now)?
       | thanks\ for\ reading\b.*\b(subscribe|share)\b.*
       | (follow|connect\ with)\ (me|us)\b.*
       | (if\ you\ (enjoyed|liked)\ this|enjoyed\ this)\b.*\b(share|subscribe|follow|clap|repost)\b.*
       | share(\ this)?(\ (post|article|story))?
-      | leave\ a\ comment | write\ a\ comment | \d+\ (comments?|likes?|reposts?)
+      | leave\ a\ comment | write\ a\ comment""",
+    "platform_chrome": r"""
+        \d+\ (comments?|likes?|reposts?)
       | (like|comment|repost|share|send)(\s*[·|•]\s*(like|comment|repost|share|send))+
       | open\ in\ app | sign\ in | get\ started | listen | member-only\ story | \d+\ min\ read
       | responses?(\ \(\d+\))? | more\ from\ .+ | recommended\ from\ medium | see\ all\ from\ .+
-      | originally\ published\ (at|on|in)\b.*
-      | (previous|next)(\ (post|article|story))?\s*:\s.*
+      | originally\ published\ (at|on|in)\b.*""",
+    "navigation": r"""
+        (previous|next)\ (post|article|story)\s*:\s.*  # a bare "Next: ..." is as often the author's
       | [←«]?\s*(previous|next|older|newer)(\ (post|posts|article|story))?\s*[→»]?
-      | (home|about|archive|blog|contact|tags|rss|newsletter)(\s*[|·•/]\s*(home|about|archive|blog|contact|tags|rss|newsletter))+
-      | (©|\(c\)|copyright)\s.*
-      | (photo|image|illustration)\ (by|credit|via|courtesy)\b.*
-    )$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+      | (home|about|archive|blog|contact|tags|rss|newsletter)(\s*[|·•/]\s*(home|about|archive|blog|contact|tags|rss|newsletter))+""",
+    "footer": r"""
+        ©\s.* | (\(c\)|copyright)\s+(©\s*)?\d{4}\b.*  # "(c)" alone also labels the author's list items
+      | .*\ball\ rights\ reserved\b.*
+      | (photo|image|illustration)\ (by|credit|via|courtesy)\b.*""",
+}
+_BOILERPLATE = {
+    name: re.compile(rf"^({pattern})$", re.IGNORECASE | re.VERBOSE) for name, pattern in _BOILERPLATE_RULES.items()
+}
 _BOILERPLATE_MAX_WORDS = 30  # longer lines are the author's prose even if they mention subscribing
 
 _IMAGE_ONLY = re.compile(
@@ -80,6 +91,14 @@ _IMAGE_ONLY = re.compile(
 )
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
+
+# What a profile, contact or signature template is made of: links, e-mail addresses, @handles.
+_CONTACT_TOKEN = re.compile(
+    r"""https?://\S+ | www\.\S+ | [\w.+-]+@[\w-]+(\.[\w-]+)+ | (?<![\w@])@\w{2,}
+      | \b[\w-]+(\.[\w-]+)*\.(com|org|net|io|dev|me|co|ai|app|blog)\b(/\S*)?""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CONTACT_LABEL_MAX_WORDS = 5  # "Connect with me on LinkedIn" labels a link; a longer line is the author's sentence
 _SIGN_OFF_WORDS = re.compile(r"[\w']+")
 
 
@@ -144,28 +163,49 @@ def _outside_inline_code(line: str, transform) -> str:
     return "".join(pieces)
 
 
-def is_boilerplate_line(line: str) -> bool:
-    """Navigation, subscribe/follow calls, platform chrome and cross-post markers: not the author's words."""
+def boilerplate_rule(line: str) -> str | None:
+    """Which boilerplate rule a line falls under (navigation, subscribe/follow calls, platform
+    chrome, footers and credits), or None when it is the author's."""
     stripped = line.strip().strip("*_#>- ").strip()
     if not stripped or len(stripped.split()) > _BOILERPLATE_MAX_WORDS:
-        return False
-    return bool(_BOILERPLATE.match(stripped))
+        return None
+    return next((name for name, pattern in _BOILERPLATE.items() if pattern.match(stripped)), None)
+
+
+def is_boilerplate_line(line: str) -> bool:
+    return boilerplate_rule(line) is not None
 
 
 def is_image_only_line(line: str) -> bool:
     return bool(_IMAGE_ONLY.match(line.strip()))
 
 
-def _clean_prose_line(line: str) -> list[str]:
+def _removal_rule(line: str) -> str | None:
+    return "image_only" if is_image_only_line(line) else boilerplate_rule(line)
+
+
+def _clean_prose_line(line: str) -> list[tuple[str, str | None]]:
+    """The line's pieces, each with the rule that removes it (None: kept)."""
     line = plain_letters(line.translate(_INVISIBLE).translate(_SPACES))
     line = _outside_inline_code(line, lambda part: _strip_tracking_in_text(_strip_html(part)))
-    kept = []
-    for piece in line.split("\n"):  # a <br> or </p> remnant may have split the line
-        piece = piece.rstrip()
-        if is_boilerplate_line(piece) or is_image_only_line(piece):
-            continue
-        kept.append(piece)
-    return kept
+    pieces = (piece.rstrip() for piece in line.split("\n"))  # a <br> or </p> remnant may have split the line
+    return [(piece, _removal_rule(piece)) for piece in pieces]
+
+
+def _judged_prose_lines(text: str) -> list[tuple[str, str | None]]:
+    """Every line of an article or post with the rule that removes it (None: kept); lines of
+    fenced code blocks are always kept."""
+    out: list[tuple[str, str | None]] = []
+    in_fence = False
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            out.append((line.rstrip(), None))
+        elif in_fence:
+            out.append((line.rstrip(), None))
+        else:
+            out.extend(_clean_prose_line(line))
+    return out
 
 
 def _collapse_blank_lines(lines: list[str]) -> str:
@@ -174,17 +214,13 @@ def _collapse_blank_lines(lines: list[str]) -> str:
 
 def clean_prose(text: str) -> str:
     """Clean an article or post; fenced code blocks pass through untouched."""
-    out: list[str] = []
-    in_fence = False
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            out.append(line.rstrip())
-        elif in_fence:
-            out.append(line.rstrip())
-        else:
-            out.extend(_clean_prose_line(line))
-    return _collapse_blank_lines(out)
+    return _collapse_blank_lines([line for line, rule in _judged_prose_lines(text) if rule is None])
+
+
+def removals_by_rule(text: str) -> Counter[str]:
+    """How many lines of an article or post `clean_prose` removes, by rule: what the cleaning
+    report counts."""
+    return Counter(rule for _, rule in _judged_prose_lines(text) if rule is not None)
 
 
 def clean_code(text: str) -> str:
@@ -216,13 +252,36 @@ def edge_lines(text: str, head: int = 2, tail: int = 4) -> list[str]:
     return sorted({normalize_line(lines[i]) for i in _edge_indexes(lines, head, tail)} - {""})
 
 
-def remove_edge_lines(text: str, repeated: list[str] | None, head: int = 2, tail: int = 4) -> str:
-    """Remove lines at the start or end of a text that the author repeats across documents."""
+def is_contact_line(line: str) -> bool:
+    """A profile, contact or signature-template line: links, e-mail addresses or @handles with at
+    most a short label ("Find me on Twitter @jane", "jane.dev · github.com/jane")."""
+    if not _CONTACT_TOKEN.search(line):
+        return False
+    return len(_SIGN_OFF_WORDS.findall(_CONTACT_TOKEN.sub(" ", line))) <= _CONTACT_LABEL_MAX_WORDS
+
+
+def _repeated_edge_indexes(lines: list[str], repeated: set[str], head: int, tail: int) -> list[int]:
+    return [i for i in _edge_indexes(lines, head, tail) if normalize_line(lines[i]) in repeated]
+
+
+def repeated_edge_lines(text: str, repeated: list[str], head: int = 2, tail: int = 4) -> list[str]:
+    """The lines at the start or end of a text that are among the author's `repeated` edge lines."""
+    lines = text.split("\n")
+    return [lines[i] for i in _repeated_edge_indexes(lines, set(repeated), head, tail)]
+
+
+def remove_repeated_edge_lines(
+    text: str, repeated: list[str] | None, removable: Callable[[str], bool] = is_contact_line, head: int = 2, tail: int = 4,
+) -> str:
+    """Remove the `removable` lines among those an author repeats at the start or end of documents.
+
+    By default those are contact and profile lines a signature template adds: greetings, lead-ins
+    and sign-offs the author repeats are the author's voice, and a twin should learn them.
+    """
     if not repeated:
         return text
-    repeated_set = set(repeated)
     lines = text.split("\n")
-    drop = {i for i in _edge_indexes(lines, head, tail) if normalize_line(lines[i]) in repeated_set}
+    drop = {i for i in _repeated_edge_indexes(lines, set(repeated), head, tail) if removable(lines[i])}
     return _collapse_blank_lines([line for i, line in enumerate(lines) if i not in drop])
 
 

@@ -30,12 +30,14 @@ repeated_lines as (
 
 ),
 
-signed_off as (
+untemplated as (
 
+    -- Of the lines an author repeats at the start or end of pieces, only contact and profile lines
+    -- (a signature template's) go: repeated greetings and sign-offs are the author's voice and stay.
     select
         documents.* replace (
             case
-                when documents.category in ('article', 'post') then remove_edge_lines(documents.text, repeated_lines.lines)
+                when documents.category in ('article', 'post') then remove_repeated_edge_lines(documents.text, repeated_lines.lines)
                 else documents.text
             end as text
         )
@@ -57,7 +59,7 @@ measured as (
                 coalesce(list_position({{ var('platform_preference') }}, platform), 99),
                 id
         ) as preference
-    from signed_off
+    from untemplated
 
 ),
 

@@ -90,6 +90,34 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiments(args: argparse.Namespace) -> int:
+    import json
+
+    from training.tracking import experiment_name
+    from twin_assets.models.experiments import experiment_rows, render_table, table_columns
+    from twin_assets.settings import ConfigError, config_path, load_config, local_state_dir, twin_home
+
+    author = args.author
+    if author is None:
+        authors = [a.id for a in load_config(config_path()).authors]
+        if len(authors) > 1:
+            raise ConfigError(f"{config_path()} names several authors ({', '.join(authors)}): choose one with --author")
+        author = authors[0]
+    rows = experiment_rows(local_state_dir(twin_home()), author)
+    if not rows:
+        # Like search on an empty index: nothing to show until a step upstream has run.
+        print(f"twin: no training runs for {author!r} yet (experiment {experiment_name(author)}); "
+              "materialize twin_model first (make run)", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"author": author, "experiment": experiment_name(author), "runs": rows}, indent=2))
+        return 0
+    print(f"training runs of {experiment_name(author)}, newest first (times in UTC)\n")
+    print(render_table(rows, table_columns(rows)))
+    print("\nopen the MLflow UI with `make experiments`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="twin", description="LLM Twin: collect, search and write in one author's voice.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--category", choices=["article", "post", "repository"], help="only this kind of writing")
     search.add_argument("--json", action="store_true", help="print JSON: {\"results\": [...]}")
     search.set_defaults(handler=_search)
+    experiments = commands.add_parser("experiments", help="compare the author's training runs side by side")
+    experiments.add_argument("--author", metavar="ID", help="whose runs (default: the only author in twin.yaml)")
+    experiments.add_argument("--json", action="store_true", help="print JSON: {\"author\", \"experiment\", \"runs\": [...]}")
+    experiments.set_defaults(handler=_experiments)
     args = parser.parse_args(argv)
     from twin_assets.settings import ConfigError
 

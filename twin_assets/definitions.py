@@ -11,7 +11,8 @@ from twin_assets.clean.dbt_cli import dbt_executable
 from twin_assets.collect.assets import CrawlerResource, collect_job, daily_collection, raw_collection
 from twin_assets.datasets.assets import DatasetResource, instruct_dataset, preference_dataset
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
-from twin_assets.models.assets import BaseModelResource, base_model
+from twin_assets.automation import retrain_on_new_dataset, train_twin
+from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model, twin_model
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -24,16 +25,18 @@ from twin_assets.settings import base_model_name, config_path, twin_home
 defs = dg.Definitions(
     assets=[
         raw_collection, twin_dbt_models, document_chunks, vector_index, base_model, instruct_dataset, preference_dataset,
+        twin_model,
     ],
     asset_checks=[
         raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations, preference_dataset_expectations,
     ],
-    jobs=[collect_job],
+    jobs=[collect_job, train_twin],
     # One process per run: a process per step would import the code location (dbt, Great
     # Expectations) again for every step, which doubles a laptop run. Deployments that spread
     # steps over machines set their executor here.
     executor=dg.in_process_executor,
     schedules=[daily_collection],
+    sensors=[retrain_on_new_dataset],
     resources={
         "lake": LakeResource(
             root=twin_home(),
@@ -44,6 +47,7 @@ defs = dg.Definitions(
         "embedding": EmbeddingResource(),
         "datasets": DatasetResource(),
         "base": BaseModelResource(name=base_model_name()),
+        "training": TrainingResource(),
         "index": VectorIndexResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },

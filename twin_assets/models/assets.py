@@ -1,41 +1,57 @@
-"""Model assets: base_model, the model a twin starts from (later: fine-tuned candidates,
-evaluation, promotion)."""
+"""Model assets: base_model, the model a twin starts from, and twin_model, the fine-tuned twin
+(later: evaluation, promotion)."""
 
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import ValidationError
 
 from training.base_model import (
+    GGUF_PRESETS,
     LOCAL_TINY_LLAMA,
     BaseModelCard,
+    ConvertedModelCard,
+    GGUFPreset,
     TinyLlamaSpec,
     build_tiny_llama,
     describe_model,
+    ensure_converted,
     read_card,
 )
-from twin_assets.lake import CLEANED_DOCUMENTS
-from twin_assets.resources import LakeResource
+from training.config import DpoStage, TrainingConfig
+from training.data import DatasetRef
+from training.run import BaseModelRef, read_twin, train_twin, version_name
+from training.runtime import StepMetrics
+from training.tracking import tracked_run
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, NotMaterialized
+from twin_assets.models.plots import line_chart_svg, markdown_image
+from twin_assets.models.registry import lineage_from_card, model_name, register_version
+from twin_assets.resources import LakeResource, TwinConfigResource
 
 TRAINING_GROUP = "training"
 
 
 class BaseModelResource(dg.ConfigurableResource):
     """`name` is `local:tiny-llama` (built under TWIN_HOME from the author's cleaned documents),
-    a Hugging Face model id (taken from the local Hugging Face cache) or a folder holding one."""
+    a packaged GGUF preset (`smollm2-135m-instruct`, converted once under TWIN_HOME), a Hugging
+    Face model id (taken from the local Hugging Face cache) or a folder holding one."""
 
     name: str = LOCAL_TINY_LLAMA
     warmup_steps: int = TinyLlamaSpec.warmup_steps
 
     @property
     def is_local(self) -> bool:
-        return self.name == LOCAL_TINY_LLAMA
+        """Whether base_model makes the weights under TWIN_HOME (the tiny build or a preset's conversion)."""
+        return self.name == LOCAL_TINY_LLAMA or self.name in GGUF_PRESETS
 
     def spec(self) -> TinyLlamaSpec:
         return TinyLlamaSpec(warmup_steps=self.warmup_steps)
 
     def location(self, lake: LakeResource) -> str:
-        """Where transformers loads it from: the local build's folder, or the name as given."""
+        """Where transformers loads it from: the local build's or conversion's folder, or the name as given."""
+        if self.name in GGUF_PRESETS:
+            return str(lake.local_dir("models") / "base" / self.name)
         if self.is_local:
             return str(lake.local_dir("models") / "base" / f"tiny-llama-{self.spec().fingerprint()}")
         return self.name
@@ -54,7 +70,12 @@ class BaseModelResource(dg.ConfigurableResource):
             self._built(lake)
         return load_tokenizer(self.location(lake))
 
-    def _built(self, lake: LakeResource) -> BaseModelCard:
+    def require(self, lake: LakeResource, needed_by: str) -> None:
+        """Fail with NotMaterialized when the local model has not been built under this TWIN_HOME."""
+        if self.is_local and read_card(Path(self.location(lake))) is None:
+            raise NotMaterialized("base_model", needed_by, lake.root)
+
+    def _built(self, lake: LakeResource) -> BaseModelCard | ConvertedModelCard:
         built = read_card(Path(self.location(lake)))
         if built is None:
             raise dg.Failure(f"the base model {self.name} is not built yet: materialize base_model first")
@@ -66,10 +87,13 @@ class BaseModelResource(dg.ConfigurableResource):
     group_name=TRAINING_GROUP,
     kinds={"pytorch", "huggingface"},
     description="The model the twin starts from: its tokenizer counts dataset tokens and it writes the rejected "
-    "answers of preference pairs. The local default is built once and kept until its spec changes.",
+    "answers of preference pairs. The local default is built once and kept until its spec changes; a packaged "
+    "GGUF model is converted once.",
 )
 def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: BaseModelResource):
     location = base.location(lake)
+    if base.name in GGUF_PRESETS:
+        return _converted(context, GGUF_PRESETS[base.name], Path(location))
     if not base.is_local:
         try:
             described = describe_model(location)
@@ -80,6 +104,7 @@ def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: Base
     built = read_card(folder)
     store = lake.lake()
     if built is None:
+        store.require(CLEANED_DOCUMENTS, "base_model")
         texts = store.read(CLEANED_DOCUMENTS)["text"].to_list()
         source = {"cleaned_documents_version": store.version(CLEANED_DOCUMENTS)}
         try:
@@ -103,5 +128,170 @@ def base_model(context: dg.AssetExecutionContext, lake: LakeResource, base: Base
             "build_seconds": card.seconds,
             "built_from_cleaned_documents_version": source.get("cleaned_documents_version"),
             "path": dg.MetadataValue.path(location),
+        }
+    )
+
+
+def _converted(context: dg.AssetExecutionContext, preset: GGUFPreset, folder: Path) -> dg.MaterializeResult:
+    """The preset converted from its packaged GGUF file, or the conversion kept from an earlier run."""
+    try:
+        card, converted_now = ensure_converted(preset, folder)
+    except ValueError as exc:  # the package holding the file is not installed
+        raise dg.Failure(str(exc)) from exc
+    context.log.info(f"{'converted' if converted_now else 'kept'} {card.identity}: {card.parameters} parameters")
+    return dg.MaterializeResult(
+        metadata={
+            "model": card.name,
+            "identity": card.identity,
+            "built_now": converted_now,
+            "parameters": card.parameters,
+            "vocab_size": card.vocab_size,
+            "converted_from": card.gguf_file,
+            "source_sha256": card.source_sha256,
+            "build_seconds": card.seconds,
+            "path": dg.MetadataValue.path(str(folder)),
+        }
+    )
+
+
+# The training preset that fits each base model this project makes itself; other models start
+# from the plain TrainingConfig defaults with their name as base_model.
+PRESET_OF_BASE = {LOCAL_TINY_LLAMA: "tiny-llama", "smollm2-135m-instruct": "smollm2-135m"}
+
+
+class TrainingResource(dg.ConfigurableResource):
+    """How the twin is fine-tuned. Each field overrides the base model's preset; a run is keyed by
+    the resulting config, so changing a field trains a new version beside the others."""
+
+    dataset_size: str = "full"  # tiny, small or full: an export size of instruct_dataset
+    num_epochs: float = 1.0
+    max_steps: int | None = None  # when set, it wins over num_epochs
+    learning_rate: float | None = None
+    lora_r: int | None = None
+    micro_batch_size: int | None = None
+    sequence_len: int | None = None
+    dpo: bool = False  # a DPO stage on preference_dataset after SFT
+    tracker: str = "mlflow"  # or neptune (offline unless NEPTUNE_PROJECT and NEPTUNE_API_TOKEN are set)
+    author: str = ""  # whose twin; empty means the only author in twin.yaml
+
+    def config(self, base_model: str) -> TrainingConfig:
+        overrides = {
+            "dataset_size": self.dataset_size, "num_epochs": self.num_epochs, "max_steps": self.max_steps,
+            "learning_rate": self.learning_rate, "lora_r": self.lora_r, "micro_batch_size": self.micro_batch_size,
+            "sequence_len": self.sequence_len, "dpo": DpoStage() if self.dpo else None,
+        }
+        overrides = {k: v for k, v in overrides.items() if v is not None or k in ("max_steps", "dpo")}
+        if self.lora_r is not None:
+            overrides["lora_alpha"] = 2 * self.lora_r
+        try:
+            if base_model in PRESET_OF_BASE:
+                return TrainingConfig.from_preset(PRESET_OF_BASE[base_model], **overrides)
+            return TrainingConfig(base_model=base_model, **overrides)
+        except ValidationError as exc:
+            raise dg.Failure(f"invalid training settings: {exc}") from exc
+
+    def author_id(self, twin_config: TwinConfigResource) -> str:
+        authors = [author.id for author in twin_config.load().authors]
+        if self.author:
+            if self.author not in authors:
+                raise dg.Failure(f"training author {self.author!r} is not in twin.yaml ({', '.join(authors)})")
+            return self.author
+        if len(authors) > 1:
+            raise dg.Failure(f"twin.yaml names several authors ({', '.join(authors)}): set the training resource's author")
+        return authors[0]
+
+
+def _loss_curve(card: dict[str, Any]) -> str:
+    series = {
+        f"{stage} train": [(point["step"], point["loss"]) for point in summary["loss_history"]]
+        for stage, summary in card["stages"].items()
+    }
+    evaluation = [(point["step"], point["eval_loss"]) for point in card["stages"]["sft"]["eval_history"]]
+    if evaluation:
+        series["sft eval"] = evaluation
+    return line_chart_svg({k: v for k, v in series.items() if v}, f"Loss of {card['version']}", "step", "loss")
+
+
+@dg.asset(
+    deps=[INSTRUCT_DATASET.name, PREFERENCE_DATASET.name, base_model],
+    group_name=TRAINING_GROUP,
+    kinds={"pytorch", "mlflow"},
+    description="The fine-tuned twin: a LoRA adapter (and merged weights) trained with TRL on instruct_dataset "
+    "(and DPO on preference_dataset when enabled), tracked in MLflow and registered with the alias `candidate`.",
+)
+def twin_model(
+    context: dg.AssetExecutionContext, lake: LakeResource, base: BaseModelResource, training: TrainingResource,
+    twin_config: TwinConfigResource,
+):
+    store = lake.lake()
+    store.require(INSTRUCT_DATASET, "twin_model")
+    base.require(lake, "twin_model")
+    author = training.author_id(twin_config)
+    config = training.config(base.name)
+    datasets_dir, home = lake.local_dir("datasets"), lake.local_dir("")
+    instruct = DatasetRef.at(datasets_dir, INSTRUCT_DATASET.name, store.version(INSTRUCT_DATASET))
+    preference = None
+    if config.dpo:
+        store.require(PREFERENCE_DATASET, "twin_model")
+        preference = DatasetRef.at(datasets_dir, PREFERENCE_DATASET.name, store.version(PREFERENCE_DATASET))
+    base_ref = BaseModelRef(base.location(lake), base.identity(lake))
+    version = version_name(config, base_ref, instruct, preference)
+    models_dir = lake.local_dir("models")
+
+    trained = read_twin(models_dir, version)
+    run_url = None
+    if trained is None:
+        with tracked_run(home, author, version, training.tracker) as run:
+            run.log_params(config.to_dict())
+            run.set_tags({"dagster_run_id": context.run_id, "twin_version": version,
+                          f"dataset.{instruct.name}": instruct.version, "base_model": base_ref.identity})
+
+            def on_step(step: StepMetrics) -> None:
+                run.log_metrics({f"{step.stage}/loss": step.loss, f"{step.stage}/learning_rate": step.learning_rate,
+                                 f"{step.stage}/tokens_per_second": step.tokens_per_second}, step=step.step)
+                context.log.info(f"{step.stage} step {step.step}/{step.max_steps}: loss {step.loss:.4f}, "
+                                 f"{step.tokens_per_second:.0f} tokens/s")
+
+            try:
+                trained = train_twin(config, base_ref, instruct, models_dir, preference, on_step)
+            except ValueError as exc:  # bad inputs, found before any training
+                raise dg.Failure(f"training {version} cannot start: {exc}") from exc
+            (trained.folder / "loss_curve.svg").write_text(_loss_curve(trained.card))
+            run.log_final_metrics({k: trained.card[k] for k in ("train_loss", "eval_loss", "tokens_per_second", "seconds")
+                                   if trained.card[k] is not None})
+            run.log_artifact(trained.folder / "card.json")
+            run.log_artifact(trained.folder / "loss_curve.svg")
+            run_url = getattr(run, "url", None)
+            registered = register_version(
+                home, author, trained.folder, lineage_from_card(trained.card, context.run_id),
+                run_id=run.run_id if run.backend == "mlflow" else None,
+            )
+            context.log.info(f"registered {model_name(author)} version {registered.version} as candidate")
+    else:
+        context.log.info(f"{version} was trained earlier with these exact inputs: nothing to train")
+    card = trained.card
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "trained_now": not trained.reused,
+            "author": author,
+            "registered_model": model_name(author),
+            "base_model": card["base_model"]["identity"],
+            "instruct_dataset_version": dg.MetadataValue.int(instruct.version),
+            "dataset_size": config.dataset_size,
+            "train_samples": card["datasets"][INSTRUCT_DATASET.name]["train_samples"],
+            "stages": ", ".join(card["stages"]),
+            "config_hash": card["config_hash"][:12],
+            "config": dg.MetadataValue.json(card["config"]),
+            "code_version": card["code_version"] or "unknown",
+            "train_loss": card["train_loss"],
+            "eval_loss": card["eval_loss"],
+            "tokens_seen": card["tokens_seen"],
+            "tokens_per_second": round(card["tokens_per_second"] or 0.0, 1),
+            "train_seconds": card["seconds"],
+            "device": card["device"],
+            "loss_curve": dg.MetadataValue.md(markdown_image(_loss_curve(card), "loss curve")),
+            "path": dg.MetadataValue.path(str(trained.folder)),
+            **({"mlflow_run": dg.MetadataValue.url(run_url)} if run_url else {}),
         }
     )

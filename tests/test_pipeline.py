@@ -149,6 +149,7 @@ def test_the_demo_corpus_is_cleaned_with_every_check_passing_and_a_rerun_keeps_t
         e.asset_key.to_user_string() for e in again.get_asset_materialization_events()
     }
     assert (tmp_path / "home" / "dbt" / "target" / "run_results.json").is_file()
+    assert check_outcomes(again)["cleaned_documents:unique_cleaned_documents_id"]  # the last build's outcome, kept
     assert set((REPO_ROOT / "twin_dbt" / "target").glob("twin_dbt_models-*")) == checkout_runs
     assert lake.version(INSTRUCT_DATASET) == dataset_version  # unchanged documents: the same samples, no new version
     assert lake.version(PREFERENCE_DATASET) == pairs_version  # the same answers, from the cache

@@ -66,7 +66,8 @@ def test_demo_corpus_materializes_and_a_rerun_writes_nothing(tmp_path):
     assert again.asset_materializations_for_node("raw_collection")[0].metadata["unchanged"].value == 23
 
 
-def test_collecting_one_author_on_demand(tmp_path):
+def two_author_config(tmp_path: Path) -> Path:
+    """mara with the LinkedIn export (posts and articles), other with the Medium export."""
     config = tmp_path / "twin.yaml"
     config.write_text(
         "authors:\n"
@@ -74,6 +75,11 @@ def test_collecting_one_author_on_demand(tmp_path):
         "  - {id: other, name: Other, sources: [{kind: medium_export, path: %s}]}\n"
         % (REPO_ROOT / "demo/exports/linkedin", REPO_ROOT / "demo/exports/medium")
     )
+    return config
+
+
+def test_collecting_one_author_on_demand(tmp_path):
+    config = two_author_config(tmp_path)
     resources = demo_resources(tmp_path, config)
     run_config = dg.RunConfig(ops={"raw_collection": {"config": {"authors": ["other"]}}})
     assert dg.materialize([raw_collection], resources=resources, run_config=run_config).success
@@ -104,13 +110,7 @@ def test_twin_collect_command(tmp_path):
 
 
 def test_twin_forget_removes_one_authors_rows_and_keeps_the_others(tmp_path):
-    config = tmp_path / "twin.yaml"
-    config.write_text(
-        "authors:\n"
-        "  - {id: mara, name: Mara, sources: [{kind: linkedin_export, path: %s}]}\n"
-        "  - {id: other, name: Other, sources: [{kind: medium_export, path: %s}]}\n"
-        % (REPO_ROOT / "demo/exports/linkedin", REPO_ROOT / "demo/exports/medium")
-    )
+    config = two_author_config(tmp_path)
     resources = demo_resources(tmp_path, config)
     assert dg.materialize([raw_collection], resources=resources).success
     lake = resources["lake"].lake()

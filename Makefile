@@ -60,6 +60,8 @@ bench: setup
 	$(BIN)/python bench/clean_realworld.py
 	$(BIN)/python bench/features_realworld.py
 	$(BIN)/python bench/datasets_realworld.py
+	$(BIN)/python bench/rerun_demo.py
+	$(BIN)/python bench/train_overhead.py
 
 clean:
 	rm -rf $(TWIN_HOME)

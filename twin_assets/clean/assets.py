@@ -16,8 +16,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from twin_assets.clean.dbt_cli import DBT_PROJECT_DIR, dbt_executable
-from twin_assets.clean.report import cleaning_summary, row_counts
-from twin_assets.clean.build_state import BuildLedger, build_inputs, project_digest
+from twin_assets.clean.report import WAREHOUSE_FILE, cleaning_summary, row_counts
+from twin_assets.clean.build_state import BuildLedger, build_inputs, project_digest, project_files
 from twin_assets.lake import CLEANED_DOCUMENTS, LAKE_TABLES, RAW_DOCUMENT_TABLES, NotMaterialized
 from twin_assets.metadata import counts_by, markdown_sample, table_metadata, typed_columns
 from twin_assets.resources import LakeResource
@@ -33,12 +33,7 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     if not project.manifest_path.exists():
         return True
     built = project.manifest_path.stat().st_mtime
-    project_files = [
-        path
-        for path in DBT_PROJECT_DIR.rglob("*")
-        if path.suffix in {".sql", ".yml", ".yaml"} and not {"target", "logs"} & set(path.relative_to(DBT_PROJECT_DIR).parts)
-    ]
-    return any(path.stat().st_mtime > built for path in project_files)
+    return any(path.stat().st_mtime > built for path in project_files(DBT_PROJECT_DIR))
 
 
 # `dbt parse` runs only when a model or YAML file changed since the manifest was written, so
@@ -105,19 +100,22 @@ def _cleaned_documents_metadata(lake: LakeResource) -> dict[str, Any]:
     }
 
 
-def _build_inputs(lake: LakeResource, models: set[str]) -> tuple[str, dict[str, int | None]]:
-    """What a build of `models` depends on, and what it leaves behind (see build_state.py)."""
+def _build_inputs(lake: LakeResource, models: set[str]) -> str:
+    """What a build of `models` depends on (see build_state.py)."""
     from twin_assets.clean.functions import CLEANING_VERSION
 
     store = lake.lake()
     raw_versions = {spec.name: store.version(spec) for spec in RAW_DOCUMENT_TABLES.values()}
-    inputs = build_inputs(raw_versions, CLEANING_VERSION, project_digest(DBT_PROJECT_DIR), models)
-    warehouse = lake.local_dir("warehouse") / "twin.duckdb"
-    outputs = {
-        CLEANED_DOCUMENTS.name: store.version(CLEANED_DOCUMENTS),
+    return build_inputs(raw_versions, CLEANING_VERSION, project_digest(DBT_PROJECT_DIR), models)
+
+
+def _build_outputs(lake: LakeResource) -> dict[str, int | None]:
+    """What a build leaves behind, so that a table or warehouse changed since is noticed."""
+    warehouse = lake.local_dir("warehouse") / WAREHOUSE_FILE
+    return {
+        CLEANED_DOCUMENTS.name: lake.lake().version(CLEANED_DOCUMENTS),
         "warehouse_mtime_ns": warehouse.stat().st_mtime_ns if warehouse.exists() else None,
     }
-    return inputs, outputs
 
 
 def _missing_table(error: DagsterDbtCliRuntimeError, lake: LakeResource, models: set[str]) -> NotMaterialized | None:
@@ -138,7 +136,9 @@ def twin_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake
     """Runs `dbt build` (models and their tests, in dependency order), unless its inputs are unchanged."""
     models = {key.to_user_string() for key in context.selected_asset_keys}
     ledger = BuildLedger(lake.local_dir("dbt") / "builds.json")
-    if ledger.unchanged(models, *_build_inputs(lake, models)):
+    # dbt reads only the raw tables, so the inputs are the same before and after the build.
+    inputs = _build_inputs(lake, models)
+    if ledger.unchanged(models, inputs, _build_outputs(lake)):
         yield from _skipped_build(context, lake)
         return
     environment = {
@@ -169,7 +169,7 @@ def twin_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake
                 extra.update(_cleaned_documents_metadata(lake))
             event = event.with_metadata({**event.metadata, **extra})
         yield event
-    ledger.record(models, *_build_inputs(lake, models))
+    ledger.record(models, inputs, _build_outputs(lake))
 
 
 def _skipped_build(context: dg.AssetExecutionContext, lake: LakeResource):

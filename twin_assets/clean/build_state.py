@@ -15,13 +15,20 @@ from pathlib import Path
 PROJECT_SUFFIXES = frozenset({".sql", ".yml", ".yaml"})
 
 
+def project_files(project_dir: Path) -> list[Path]:
+    """The dbt project's models, macros and settings, sorted; not its target or logs."""
+    return [
+        path
+        for path in sorted(project_dir.rglob("*"))
+        if path.suffix in PROJECT_SUFFIXES and not {"target", "logs"} & set(path.relative_to(project_dir).parts)
+    ]
+
+
 def project_digest(project_dir: Path) -> str:
-    """sha256 over the dbt project's models, macros and settings (not its target or logs)."""
+    """sha256 over the project's files (see project_files), names and contents."""
     digest = hashlib.sha256()
-    for path in sorted(project_dir.rglob("*")):
-        relative = path.relative_to(project_dir)
-        if path.suffix in PROJECT_SUFFIXES and not {"target", "logs"} & set(relative.parts):
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in project_files(project_dir):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

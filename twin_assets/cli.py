@@ -95,14 +95,9 @@ def _experiments(args: argparse.Namespace) -> int:
 
     from training.tracking import experiment_name
     from twin_assets.models.experiments import experiment_rows, render_table, table_columns
-    from twin_assets.settings import ConfigError, config_path, load_config, local_state_dir, twin_home
+    from twin_assets.settings import config_path, load_config, local_state_dir, twin_home
 
-    author = args.author
-    if author is None:
-        authors = [a.id for a in load_config(config_path()).authors]
-        if len(authors) > 1:
-            raise ConfigError(f"{config_path()} names several authors ({', '.join(authors)}): choose one with --author")
-        author = authors[0]
+    author = args.author or load_config(config_path()).sole_author("choose one with --author").id
     rows = experiment_rows(local_state_dir(twin_home()), author)
     if not rows:
         # Like search on an empty index: nothing to show until a step upstream has run.

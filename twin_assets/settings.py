@@ -132,6 +132,12 @@ class TwinConfig(BaseModel):
         known = ", ".join(a.id for a in self.authors)
         raise ConfigError(f"unknown author {author_id!r}; twin.yaml has: {known}")
 
+    def sole_author(self, how_to_choose: str) -> Author:
+        """The only author; with several, a ConfigError naming them and how to choose one."""
+        if len(self.authors) > 1:
+            raise ConfigError(f"twin.yaml names several authors ({', '.join(a.id for a in self.authors)}): {how_to_choose}")
+        return self.authors[0]
+
 
 def _field_path(location: tuple[Any, ...]) -> str:
     parts: list[str] = []

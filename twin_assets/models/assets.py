@@ -28,6 +28,7 @@ from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DAT
 from twin_assets.models.plots import line_chart_svg, markdown_image
 from twin_assets.models.registry import lineage_from_card, model_name, register_version
 from twin_assets.resources import LakeResource, TwinConfigResource
+from twin_assets.settings import ConfigError
 
 TRAINING_GROUP = "training"
 
@@ -191,14 +192,11 @@ class TrainingResource(dg.ConfigurableResource):
             raise dg.Failure(f"invalid training settings: {exc}") from exc
 
     def author_id(self, twin_config: TwinConfigResource) -> str:
-        authors = [author.id for author in twin_config.load().authors]
-        if self.author:
-            if self.author not in authors:
-                raise dg.Failure(f"training author {self.author!r} is not in twin.yaml ({', '.join(authors)})")
-            return self.author
-        if len(authors) > 1:
-            raise dg.Failure(f"twin.yaml names several authors ({', '.join(authors)}): set the training resource's author")
-        return authors[0]
+        config = twin_config.load()
+        try:
+            return (config.author(self.author) if self.author else config.sole_author("set the training resource's author")).id
+        except ConfigError as exc:
+            raise dg.Failure(f"training author: {exc}") from exc
 
 
 def _loss_curve(card: dict[str, Any]) -> str:

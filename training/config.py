@@ -61,6 +61,7 @@ class TrainingConfig(_Strict):
     seed: int = 42
     sample_packing: bool = False
     gradient_checkpointing: bool = False
+    liger: bool = False  # Liger's fused Triton kernels (RoPE, RMSNorm, SwiGLU, linear + cross-entropy): CUDA only
     precision: Precision = "auto"
 
     dataset_size: DatasetSize = "full"

@@ -2,8 +2,11 @@
 setting (`TrainingConfig.from_preset("qwen2.5-14b")`).
 
 Per-size settings target one 80 GB GPU: LoRA in bf16 up to 14B, QLoRA (4-bit base) from 32B,
-gradient checkpointing from 7B, micro-batches shrinking and gradient accumulation growing with
-size so the effective batch stays 8. Each preset carries its architecture facts, so the
+micro-batches shrinking and gradient accumulation growing with size so the effective batch
+stays 8. From 1B the presets use Liger's fused kernels and no LoRA dropout; up to 10B they skip
+gradient checkpointing, which the memory allows: on one H100 an 8B LoRA at 2,048 tokens ran at
+9,400 tokens/s (model FLOPs utilisation 0.46) that way against 4,100 (0.20) with checkpointing
+and plain kernels (bench/gpu_lora_throughput.py). Each preset carries its architecture facts, so the
 transformers config (and a weightless model on the `meta` device) can be built without
 downloading anything.
 
@@ -57,6 +60,8 @@ class Preset:
     micro_batch_size: int
     gradient_accumulation_steps: int
     gradient_checkpointing: bool
+    liger: bool = False
+    lora_dropout: float = 0.05
     lora_target_modules: tuple[str, ...] = LLAMA_STYLE_TARGETS
 
     def config_fields(self) -> dict[str, Any]:
@@ -65,7 +70,8 @@ class Preset:
             "preset": self.name, "base_model": self.base_model, "adapter": self.adapter,
             "lora_target_modules": list(self.lora_target_modules), "sequence_len": self.sequence_len,
             "micro_batch_size": self.micro_batch_size, "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "gradient_checkpointing": self.gradient_checkpointing,
+            "gradient_checkpointing": self.gradient_checkpointing, "liger": self.liger,
+            "lora_dropout": self.lora_dropout,
         }
 
 
@@ -73,13 +79,14 @@ def _sized(parameters: int) -> dict[str, Any]:
     """Adapter, batch shape and checkpointing for a model of this size on one 80 GB GPU."""
     if parameters < 1_000_000_000:
         return {"adapter": "lora", "micro_batch_size": 8, "gradient_accumulation_steps": 1, "gradient_checkpointing": False}
+    fused = {"liger": True, "lora_dropout": 0.0}  # dropout copies every LoRA input: 6% of the step at 8B
     if parameters < 10_000_000_000:
-        return {"adapter": "lora", "micro_batch_size": 4, "gradient_accumulation_steps": 2, "gradient_checkpointing": True}
+        return {"adapter": "lora", "micro_batch_size": 2, "gradient_accumulation_steps": 4, "gradient_checkpointing": False, **fused}
     if parameters < 20_000_000_000:
-        return {"adapter": "lora", "micro_batch_size": 2, "gradient_accumulation_steps": 4, "gradient_checkpointing": True}
+        return {"adapter": "lora", "micro_batch_size": 2, "gradient_accumulation_steps": 4, "gradient_checkpointing": True, **fused}
     if parameters < 50_000_000_000:
-        return {"adapter": "qlora", "micro_batch_size": 2, "gradient_accumulation_steps": 4, "gradient_checkpointing": True}
-    return {"adapter": "qlora", "micro_batch_size": 1, "gradient_accumulation_steps": 8, "gradient_checkpointing": True}
+        return {"adapter": "qlora", "micro_batch_size": 2, "gradient_accumulation_steps": 4, "gradient_checkpointing": True, **fused}
+    return {"adapter": "qlora", "micro_batch_size": 1, "gradient_accumulation_steps": 8, "gradient_checkpointing": True, **fused}
 
 
 def _published(name: str, base_model: str, template: str, parameters: int, architecture: Architecture) -> Preset:

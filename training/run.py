@@ -38,6 +38,7 @@ from training.runtime import (
 from training.sft import build_sft_trainer, sft_datasets
 
 TWINS = "twin"
+LOCAL_BACKEND = "local"
 CARD_FILE = "card.json"
 ADAPTER = "adapter"
 STAGE_RESULT = "result.json"
@@ -67,15 +68,19 @@ class TrainedTwin:
 
 def version_name(
     config: TrainingConfig, base: BaseModelRef, instruct: DatasetRef, preference: DatasetRef | None = None,
+    backend: str = LOCAL_BACKEND,
 ) -> str:
-    """`<size>-<stages>-<digest>`, the digest over everything that determines the weights. The code
-    version is recorded on the card but left out here, or every commit would retrain."""
+    """`<size>-<stages>-<digest>`, the digest over everything that determines the weights, the
+    trainer included: the same config trained by Axolotl is another version beside the local one.
+    The code version is recorded on the card but left out here, or every commit would retrain."""
     key = {
         "config": config.config_hash(),
         "base": base.identity,
         "instruct": [instruct.name, instruct.version],
         "preference": [preference.name, preference.version] if config.dpo and preference else None,
     }
+    if backend != LOCAL_BACKEND:  # left out for the local trainer, so its versions keep their names
+        key["backend"] = backend
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return f"{config.dataset_size}-{'sft-dpo' if config.dpo else 'sft'}-{digest}"
 
@@ -124,19 +129,27 @@ def train_twin(
         )
         adapter = work / "dpo" / ADAPTER
 
+    datasets = {instruct.name: dataset_entry(instruct, config, sft_train, sft_test)}
+    if config.dpo and preference:
+        datasets[preference.name] = dataset_entry(preference, config, dpo_train, dpo_test)
+    card = build_card(version, config, base, datasets, stages, runtime, time.perf_counter() - started)
+    return finish_version(models_dir, work, card, base, adapter, tokenizer, runtime)
+
+
+def finish_version(
+    models_dir: Path, work: Path, card: dict[str, Any], base: BaseModelRef, adapter: Path, tokenizer: Any,
+    runtime: Runtime,
+) -> TrainedTwin:
+    """Exports the trained `adapter` with its card into the version folder, which appears by one
+    rename, and removes the work folder: whichever trainer ran, versions look alike."""
     staging = work / "version"
     shutil.rmtree(staging, ignore_errors=True)  # what a run killed while exporting left behind
     _export(base, adapter, tokenizer, runtime, staging)
-    datasets = {instruct.name: _dataset_entry(instruct, config, sft_train, sft_test)}
-    if config.dpo and preference:
-        datasets[preference.name] = _dataset_entry(preference, config, dpo_train, dpo_test)
-    card = build_card(version, config, base, datasets, stages, runtime, time.perf_counter() - started)
     (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
-
-    final = Path(models_dir) / TWINS / version
+    final = Path(models_dir) / TWINS / card["version"]
     os.replace(staging, final)
     shutil.rmtree(work)
-    return TrainedTwin(version, final, card, reused=False)
+    return TrainedTwin(card["version"], final, card, reused=False)
 
 
 def _run_stage(
@@ -191,7 +204,7 @@ def stage_summary(
 
 def build_card(
     version: str, config: TrainingConfig, base: BaseModelRef, datasets: dict[str, Any], stages: dict[str, Any],
-    runtime: Runtime, seconds: float,
+    runtime: Runtime, seconds: float, backend: str = LOCAL_BACKEND,
 ) -> dict[str, Any]:
     """The run's record. Top-level losses are SFT's: the model's loss on the author's own text,
     which a DPO loss is not."""
@@ -203,6 +216,7 @@ def build_card(
         "datasets": datasets,
         "config": config.to_dict(),
         "config_hash": config.config_hash(),
+        "backend": backend,
         "code_version": git_commit(),
         "train_loss": stages["sft"]["train_loss"],
         "eval_loss": stages["sft"]["eval_loss"],
@@ -216,7 +230,7 @@ def build_card(
     }
 
 
-def _dataset_entry(dataset: DatasetRef, config: TrainingConfig, train: Any, test: Any | None) -> dict[str, Any]:
+def dataset_entry(dataset: DatasetRef, config: TrainingConfig, train: Any, test: Any | None) -> dict[str, Any]:
     return {"version": dataset.version, "size": config.dataset_size, "train_samples": len(train),
             "test_samples": len(test) if test is not None else 0}
 

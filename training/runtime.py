@@ -46,6 +46,8 @@ def detect_runtime(config: TrainingConfig) -> Runtime:
     cuda = torch.cuda.is_available()
     if config.adapter == "qlora" and not cuda:
         raise ValueError("adapter: qlora loads the base model in 4 bits with bitsandbytes, which needs a CUDA GPU; use lora")
+    if config.liger and not cuda:
+        raise ValueError("liger: Liger's kernels are written in Triton and run on CUDA GPUs only; set liger: false")
     precision = resolve_precision(config.precision, cuda, cuda and torch.cuda.is_bf16_supported())
     return Runtime("cuda" if cuda else "cpu", torch.cuda.get_device_name() if cuda else "cpu", precision)
 

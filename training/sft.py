@@ -43,6 +43,7 @@ def build_sft_trainer(
         max_length=config.sequence_len,
         packing=config.sample_packing,
         completion_only_loss=True,
+        use_liger_kernel=config.liger,
     )
     trainer = sft_trainer_class(runtime.device)(
         model=model, args=args, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer,

@@ -13,6 +13,7 @@ from twin_assets.datasets.assets import DatasetResource, instruct_dataset, prefe
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, document_chunks, vector_index
 from twin_assets.automation import retrain_on_new_dataset, train_twin
 from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model, twin_model
+from twin_assets.models.axolotl import AxolotlResource
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -20,7 +21,7 @@ from twin_assets.quality.assets import (
     raw_expectations,
 )
 from twin_assets.resources import LakeResource, TwinConfigResource
-from twin_assets.settings import base_model_name, config_path, twin_home
+from twin_assets.settings import base_model_name, config_path, training_backend, twin_home
 
 defs = dg.Definitions(
     assets=[
@@ -47,7 +48,8 @@ defs = dg.Definitions(
         "embedding": EmbeddingResource(),
         "datasets": DatasetResource(),
         "base": BaseModelResource(name=base_model_name()),
-        "training": TrainingResource(),
+        "training": TrainingResource(backend=training_backend()),
+        "axolotl": AxolotlResource(),
         "index": VectorIndexResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },

@@ -223,3 +223,9 @@ def base_model_name() -> str:
     """TWIN_BASE_MODEL: `local:tiny-llama` (built here; the default, so tests stay fast), a packaged
     preset (`smollm2-135m-instruct`, the default of `make run`), a Hugging Face model id, or a local folder."""
     return os.environ.get("TWIN_BASE_MODEL", "local:tiny-llama")
+
+
+def training_backend() -> str:
+    """TWIN_TRAINING_BACKEND: `local` (TRL in the run's process, the default) or `axolotl` (Axolotl in
+    its own environment through Dagster Pipes; `make axolotl` creates it)."""
+    return os.environ.get("TWIN_TRAINING_BACKEND", "local")

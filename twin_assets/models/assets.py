@@ -1,6 +1,7 @@
 """Model assets: base_model, the model a twin starts from, and twin_model, the fine-tuned twin
 (later: evaluation, promotion)."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from training.base_model import (
 )
 from training.config import DpoStage, TrainingConfig
 from training.data import DatasetRef
-from training.run import BaseModelRef, read_twin, train_twin, version_name
+from training.axolotl_run import AXOLOTL_BACKEND, AxolotlRequest
+from training.run import LOCAL_BACKEND, BaseModelRef, TrainedTwin, read_twin, train_twin, version_name
 from training.runtime import StepMetrics
-from training.tracking import tracked_run
+from training.tracking import TrackedRun, experiment_name, mlflow_tracking_uri, tracked_run
 from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, NotMaterialized
+from twin_assets.models.axolotl import AxolotlResource
 from twin_assets.models.plots import line_chart_svg, markdown_image
 from twin_assets.models.registry import lineage_from_card, model_name, register_version
 from twin_assets.resources import LakeResource, TwinConfigResource
@@ -174,6 +177,12 @@ class TrainingResource(dg.ConfigurableResource):
     dpo: bool = False  # a DPO stage on preference_dataset after SFT
     tracker: str = "mlflow"  # or neptune (offline unless NEPTUNE_PROJECT and NEPTUNE_API_TOKEN are set)
     author: str = ""  # whose twin; empty means the only author in twin.yaml
+    backend: str = LOCAL_BACKEND  # local (TRL in this process) or axolotl (through Pipes; AxolotlResource says where)
+
+    def trainer(self) -> str:
+        if self.backend not in (LOCAL_BACKEND, AXOLOTL_BACKEND):
+            raise dg.Failure(f"training backend: {self.backend!r} is neither {LOCAL_BACKEND} nor {AXOLOTL_BACKEND}")
+        return self.backend
 
     def config(self, base_model: str) -> TrainingConfig:
         overrides = {
@@ -219,13 +228,14 @@ def _loss_curve(card: dict[str, Any]) -> str:
 )
 def twin_model(
     context: dg.AssetExecutionContext, lake: LakeResource, base: BaseModelResource, training: TrainingResource,
-    twin_config: TwinConfigResource,
+    twin_config: TwinConfigResource, axolotl: AxolotlResource,
 ):
     store = lake.lake()
     store.require(INSTRUCT_DATASET, "twin_model")
     base.require(lake, "twin_model")
     author = training.author_id(twin_config)
     config = training.config(base.name)
+    backend = training.trainer()
     datasets_dir, home = lake.local_dir("datasets"), lake.local_dir("")
     instruct = DatasetRef.at(datasets_dir, INSTRUCT_DATASET.name, store.version(INSTRUCT_DATASET))
     preference = None
@@ -233,27 +243,30 @@ def twin_model(
         store.require(PREFERENCE_DATASET, "twin_model")
         preference = DatasetRef.at(datasets_dir, PREFERENCE_DATASET.name, store.version(PREFERENCE_DATASET))
     base_ref = BaseModelRef(base.location(lake), base.identity(lake))
-    version = version_name(config, base_ref, instruct, preference)
+    version = version_name(config, base_ref, instruct, preference, backend)
     models_dir = lake.local_dir("models")
 
     trained = read_twin(models_dir, version)
-    run_url = None
+    run_url, reported = None, {}
     if trained is None:
         with tracked_run(home, author, version, training.tracker) as run:
             run.log_params(config.to_dict())
-            run.set_tags({"dagster_run_id": context.run_id, "twin_version": version,
+            run.set_tags({"dagster_run_id": context.run_id, "twin_version": version, "backend": backend,
                           f"dataset.{instruct.name}": instruct.version, "base_model": base_ref.identity})
-
-            def on_step(step: StepMetrics) -> None:
-                run.log_metrics({f"{step.stage}/loss": step.loss, f"{step.stage}/learning_rate": step.learning_rate,
-                                 f"{step.stage}/tokens_per_second": step.tokens_per_second}, step=step.step)
-                context.log.info(f"{step.stage} step {step.step}/{step.max_steps}: loss {step.loss:.4f}, "
-                                 f"{step.tokens_per_second:.0f} tokens/s")
-
-            try:
-                trained = train_twin(config, base_ref, instruct, models_dir, preference, on_step)
-            except ValueError as exc:  # bad inputs, found before any training
-                raise dg.Failure(f"training {version} cannot start: {exc}") from exc
+            if backend == AXOLOTL_BACKEND:
+                tracking = None
+                if run.backend == "mlflow":  # Axolotl's own runs appear as children of this one
+                    tracking = {"tracking_uri": mlflow_tracking_uri(home), "experiment_name": experiment_name(author),
+                                "parent_run_id": run.run_id}
+                request = AxolotlRequest(config, base_ref, instruct, preference, models_dir, version, tracking)
+                reported = axolotl.launch(context, request, home)
+                written = read_twin(models_dir, version)
+                if written is None:
+                    raise dg.Failure(f"Axolotl reported success but {models_dir / 'twin' / version} holds no trained twin")
+                trained = replace(written, reused=False)
+                _log_steps(run, trained)
+            else:
+                trained = _train_locally(context, run, version, config, base_ref, instruct, models_dir, preference)
             (trained.folder / "loss_curve.svg").write_text(_loss_curve(trained.card))
             run.log_final_metrics({k: trained.card[k] for k in ("train_loss", "eval_loss", "tokens_per_second", "seconds")
                                    if trained.card[k] is not None})
@@ -279,6 +292,7 @@ def twin_model(
             "dataset_size": config.dataset_size,
             "train_samples": card["datasets"][INSTRUCT_DATASET.name]["train_samples"],
             "stages": ", ".join(card["stages"]),
+            "backend": card.get("backend", LOCAL_BACKEND),
             "config_hash": card["config_hash"][:12],
             "config": dg.MetadataValue.json(card["config"]),
             "code_version": card["code_version"] or "unknown",
@@ -291,5 +305,32 @@ def twin_model(
             "loss_curve": dg.MetadataValue.md(markdown_image(_loss_curve(card), "loss curve")),
             "path": dg.MetadataValue.path(str(trained.folder)),
             **({"mlflow_run": dg.MetadataValue.url(run_url)} if run_url else {}),
+            # What the Axolotl process reported through Pipes when it finished.
+            **{f"reported_{key}": value for key, value in reported.items() if key in ("axolotl_version", "device")},
         }
     )
+
+
+def _train_locally(
+    context: dg.AssetExecutionContext, run: TrackedRun, version: str, config: TrainingConfig, base_ref: BaseModelRef,
+    instruct: DatasetRef, models_dir: Path, preference: DatasetRef | None,
+) -> TrainedTwin:
+    def on_step(step: StepMetrics) -> None:
+        run.log_metrics({f"{step.stage}/loss": step.loss, f"{step.stage}/learning_rate": step.learning_rate,
+                         f"{step.stage}/tokens_per_second": step.tokens_per_second}, step=step.step)
+        context.log.info(f"{step.stage} step {step.step}/{step.max_steps}: loss {step.loss:.4f}, "
+                         f"{step.tokens_per_second:.0f} tokens/s")
+
+    try:
+        return train_twin(config, base_ref, instruct, models_dir, preference, on_step)
+    except ValueError as exc:  # bad inputs, found before any training
+        raise dg.Failure(f"training {version} cannot start: {exc}") from exc
+
+
+def _log_steps(run: TrackedRun, trained: TrainedTwin) -> None:
+    """The per-step losses of a twin trained in another process, from its card, so every tracked
+    run holds the same curves whichever backend trained."""
+    for stage, summary in trained.card["stages"].items():
+        for point in summary["loss_history"]:
+            run.log_metrics({f"{stage}/loss": point["loss"], f"{stage}/learning_rate": point["learning_rate"] or 0.0},
+                            step=point["step"])

@@ -36,11 +36,12 @@ class Lineage:
     dataset_versions: Mapping[str, int]  # Delta version of each dataset trained on, by asset name
     code_version: str | None = None  # the git commit that trained
     dagster_run_id: str | None = None
+    backend: str = "local"  # the trainer: local (TRL) or axolotl
 
     def tags(self) -> dict[str, str]:
         tags = {
             "twin_version": self.twin_version, "base_model": self.base_model, "config_hash": self.config_hash,
-            "code_version": self.code_version, "dagster_run_id": self.dagster_run_id,
+            "code_version": self.code_version, "dagster_run_id": self.dagster_run_id, "backend": self.backend,
         }
         tags.update({f"dataset.{name}": str(version) for name, version in self.dataset_versions.items()})
         return {name: value for name, value in tags.items() if value is not None}
@@ -51,7 +52,7 @@ def lineage_from_card(card: Mapping[str, Any], dagster_run_id: str | None = None
     return Lineage(
         twin_version=card["version"], base_model=card["base_model"]["identity"], config_hash=card["config_hash"],
         dataset_versions={name: entry["version"] for name, entry in card["datasets"].items()},
-        code_version=card.get("code_version"), dagster_run_id=dagster_run_id,
+        code_version=card.get("code_version"), dagster_run_id=dagster_run_id, backend=card.get("backend", "local"),
     )
 
 

@@ -51,7 +51,7 @@ def test_a_trained_folder_becomes_a_candidate_version_tagged_with_its_lineage(tm
     assert registered.tags == {
         "twin_version": "tiny-sft-aaa", "base_model": "local:tiny-llama@abc.def", "config_hash": "hash-tiny-sft-aaa",
         "code_version": "0123abcd", "dagster_run_id": "dagster-run-1", "dataset.instruct_dataset": "3",
-        "dataset.preference_dataset": "2", "mlflow_run_id": registered.run_id,
+        "dataset.preference_dataset": "2", "mlflow_run_id": registered.run_id, "backend": "local",
     }
     # The registry holds its own copy: the trained folder may be cleaned up.
     assert registered.path != folder and str(home / "mlflow" / "artifacts") in str(registered.path)

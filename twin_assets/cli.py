@@ -90,14 +90,20 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sole_or_named_author(args: argparse.Namespace) -> str:
+    from twin_assets.settings import config_path, load_config
+
+    return args.author or load_config(config_path()).sole_author("choose one with --author").id
+
+
 def _experiments(args: argparse.Namespace) -> int:
     import json
 
     from training.tracking import experiment_name
     from twin_assets.models.experiments import experiment_rows, render_table, table_columns
-    from twin_assets.settings import config_path, load_config, local_state_dir, twin_home
+    from twin_assets.settings import local_state_dir, twin_home
 
-    author = args.author or load_config(config_path()).sole_author("choose one with --author").id
+    author = _sole_or_named_author(args)
     rows = experiment_rows(local_state_dir(twin_home()), author)
     if not rows:
         # Like search on an empty index: nothing to show until a step upstream has run.
@@ -110,6 +116,22 @@ def _experiments(args: argparse.Namespace) -> int:
     print(f"training runs of {experiment_name(author)}, newest first (times in UTC)\n")
     print(render_table(rows, table_columns(rows)))
     print("\nopen the MLflow UI with `make experiments`")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from twin_assets.models.evaluation_assets import current_user
+    from twin_assets.models.registry import model_name, promote, rollback
+    from twin_assets.settings import local_state_dir, twin_home
+
+    author, home = _sole_or_named_author(args), local_state_dir(twin_home())
+    who = current_user()
+    if args.command == "promote":
+        moved = promote(home, author, args.version, who, args.reason)
+    else:
+        moved = rollback(home, author, who, args.reason)
+    print(f"{model_name(author)}: production is version {moved.version} ({moved.tags.get('twin_version', '')}), "
+          f"moved by {who}: {args.reason}")
     return 0
 
 
@@ -133,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     experiments.add_argument("--author", metavar="ID", help="whose runs (default: the only author in twin.yaml)")
     experiments.add_argument("--json", action="store_true", help="print JSON: {\"author\", \"experiment\", \"runs\": [...]}")
     experiments.set_defaults(handler=_experiments)
+    promote = commands.add_parser("promote", help="put a registered version of the twin into production by hand")
+    promote.add_argument("version", type=int, help="the registry version number (see twin experiments)")
+    rollback = commands.add_parser("rollback", help="put the version production held before back into production")
+    for command in (promote, rollback):
+        command.add_argument("--author", metavar="ID", help="whose twin (default: the only author in twin.yaml)")
+        command.add_argument("--reason", default="by hand", help="why, recorded in the registry with who moved it")
+        command.set_defaults(handler=_promote)
     args = parser.parse_args(argv)
     from twin_assets.settings import ConfigError
 

@@ -14,6 +14,7 @@ from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, 
 from twin_assets.automation import retrain_on_new_dataset, train_twin
 from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model, twin_model
 from twin_assets.models.axolotl import AxolotlResource
+from twin_assets.models.evaluation_assets import EvaluationResource, model_evaluation, production_model
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -26,7 +27,7 @@ from twin_assets.settings import base_model_name, config_path, training_backend,
 defs = dg.Definitions(
     assets=[
         raw_collection, twin_dbt_models, document_chunks, vector_index, base_model, instruct_dataset, preference_dataset,
-        twin_model,
+        twin_model, model_evaluation, production_model,
     ],
     asset_checks=[
         raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations, preference_dataset_expectations,
@@ -50,6 +51,7 @@ defs = dg.Definitions(
         "base": BaseModelResource(name=base_model_name()),
         "training": TrainingResource(backend=training_backend()),
         "axolotl": AxolotlResource(),
+        "evaluation": EvaluationResource(),
         "index": VectorIndexResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },

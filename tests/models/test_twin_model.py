@@ -1,12 +1,14 @@
 """twin_model in Dagster: trains from the demo datasets, tracks, registers, and trains nothing twice."""
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from tests.test_pipeline import PIPELINE, materialization, pipeline_resources
-from twin_assets.lake import INSTRUCT_DATASET
+from twin_assets.lake import INSTRUCT_DATASET, MODEL_EVALUATION
 from twin_assets.models.assets import TrainingResource, twin_model
-from twin_assets.models.registry import get_version_by_alias, list_versions
+from twin_assets.models.evaluation_assets import EvaluationResource, model_evaluation, production_model
+from twin_assets.models.registry import get_version_by_alias, list_versions, production_history
 
 FAST_SETTINGS = dict(dataset_size="tiny", max_steps=3, micro_batch_size=2, sequence_len=256, learning_rate=1e-3)
 FAST = TrainingResource(**FAST_SETTINGS)
@@ -127,3 +129,77 @@ def test_without_axolotls_environment_the_asset_says_how_to_create_it(built_home
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
     assert "make axolotl" in failure
+
+
+EVALUATION = dict(max_samples=3, max_new_tokens=16, pool_words=40)
+LENIENT = EvaluationResource(**EVALUATION, perplexity_margin=-1.0, style_margin=-2.0, max_memorisation=1.0)
+STRICT = EvaluationResource(**EVALUATION, perplexity_margin=0.99)
+CHAIN = [*PIPELINE, twin_model, model_evaluation, production_model]
+
+
+def _gate(result):
+    return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}["promotion_gate"]
+
+
+def test_model_evaluation_scores_candidate_base_and_retrieval_and_a_passing_gate_promotes(built_home):
+    tmp_path, resources = built_home
+    home = tmp_path / "home"
+    resources = {**resources, "training": FAST, "evaluation": LENIENT}
+    result = dg.materialize(CHAIN, resources=resources, selection=[twin_model, model_evaluation, production_model])
+    assert result.success and _gate(result).passed
+    candidate = get_version_by_alias(home, "mara", "candidate")
+    assert get_version_by_alias(home, "mara", "production").version == candidate.version
+    assert production_history(home, "mara")[-1]["by"] == f"dagster run {result.run_id}"
+
+    lake = resources["lake"].lake()
+    stored = lake.read(MODEL_EVALUATION)
+    assert set(stored["role"]) == {"candidate", "base", "retrieval", "verifier"}
+    scored = set(stored.filter(pl.col("role") == "candidate")["metric"])
+    assert {"perplexity", "cosine_delta", "style_profile_distance", "author_likeness", "memorisation_rate", "rouge_l",
+            "length_ratio_error"} <= scored
+    assert {"recall_at_k", "mrr"} <= set(stored.filter(pl.col("role") == "retrieval")["metric"])
+    evaluation = materialization(result, "model_evaluation")
+    assert "| perplexity | lower |" in evaluation["comparison"].value
+    assert evaluation["metrics_by_model"].value.startswith("![metrics_by_model.svg](data:image/svg+xml;base64,")
+    from training.tracking import mlflow_client
+
+    assert "eval/perplexity" in mlflow_client(home).get_run(candidate.run_id).data.metrics
+
+    version_before = lake.version(MODEL_EVALUATION)
+    again = dg.materialize(CHAIN, resources=resources, selection=[model_evaluation, production_model])
+    assert again.success and lake.version(MODEL_EVALUATION) == version_before  # nothing new: nothing scored again
+    assert not materialization(again, "production_model")["moved_now"].value
+
+
+def test_a_failing_gate_stops_the_chain_and_production_stays_as_it_was(built_home):
+    tmp_path, resources = built_home
+    home = tmp_path / "home"
+    production = get_version_by_alias(home, "mara", "production")
+    retrained = {**resources, "training": TrainingResource(**{**FAST_SETTINGS, "learning_rate": 3e-3}), "evaluation": STRICT}
+    result = dg.materialize(CHAIN, resources=retrained, selection=[twin_model, model_evaluation, production_model],
+                            raise_on_error=False)
+    gate = _gate(result)
+    assert not gate.passed and "perplexity" in gate.description and "needs at most" in gate.description
+    assert "production_model" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert get_version_by_alias(home, "mara", "candidate").version != production.version
+    assert get_version_by_alias(home, "mara", "production").version == production.version
+
+
+def test_promote_and_rollback_by_hand_are_recorded_with_who_and_why(built_home, monkeypatch, capsys):
+    from twin_assets.cli import main
+
+    tmp_path, _ = built_home
+    home = tmp_path / "home"
+    monkeypatch.setenv("TWIN_HOME", str(home))
+    before = get_version_by_alias(home, "mara", "production").version
+    candidate = get_version_by_alias(home, "mara", "candidate").version
+    assert main(["promote", str(candidate), "--reason", "reads better in review"]) == 0
+    promoted = get_version_by_alias(home, "mara", "production")
+    assert promoted.version == candidate and promoted.tags["promotion_reason"] == "reads better in review"
+    assert f"production is version {candidate}" in capsys.readouterr().out
+    assert main(["rollback", "--reason", "drafts got worse"]) == 0
+    assert get_version_by_alias(home, "mara", "production").version == before
+    assert production_history(home, "mara")[-1] | {"at": None} == {
+        "version": before, "at": None, "by": promoted.tags["promoted_by"], "why": "drafts got worse", "action": "rollback"}
+    assert main(["promote", "999"]) == 2 and "has no version 999" in capsys.readouterr().err
+    assert get_version_by_alias(home, "mara", "production").version == before  # a refused promotion moves nothing

@@ -44,7 +44,7 @@ class DatasetResource(dg.ConfigurableResource):
         return {**self.sizes, "full": None}
 
 
-def _cache(lake: LakeResource) -> Path:
+def answer_cache_path(lake: LakeResource) -> Path:
     return lake.local_dir("cache") / "answers.sqlite"
 
 
@@ -113,8 +113,8 @@ def instruct_dataset(
     store.require(CLEANED_DOCUMENTS, "instruct_dataset")
     base.require(lake, "instruct_dataset")
     settings = LLMSettings.from_environment()
-    chat = JSONChat(settings, _cache(lake)) if settings else None
-    cache = AnswerCache(_cache(lake))
+    chat = JSONChat(settings, answer_cache_path(lake)) if settings else None
+    cache = AnswerCache(answer_cache_path(lake))
     llm_problem: list[str] = []  # the first error; an endpoint that failed every retry is not asked again
     fallbacks = 0
 
@@ -166,7 +166,7 @@ def _rejected_writer(
     if settings and datasets.rejected_from != "base_model":
 
         def ask_endpoint(instructions: list[str]) -> list[str | None]:
-            chat = JSONChat(settings, _cache(lake))
+            chat = JSONChat(settings, answer_cache_path(lake))
             answers: list[str | None] = []
             try:
                 for instruction in instructions:
@@ -210,7 +210,7 @@ def preference_dataset(
     prose = prose_samples(store.read(INSTRUCT_DATASET))
     problems: list[str] = []
     generator, namespace, write = _rejected_writer(datasets, base, lake, problems)
-    cache = AnswerCache(_cache(lake))
+    cache = AnswerCache(answer_cache_path(lake))
     try:
         # Saved one generation batch at a time: on CPU a real model takes minutes per batch.
         answers = cache.map(namespace, prose["instruction"].to_list(), write, batch=Sampling.batch_size)

@@ -130,6 +130,21 @@ PREFERENCE_DATASET = TableSpec(
     compare_on=("split", "prompt", "chosen", "rejected", "category"),
 )
 
+MODEL_EVALUATION_SCHEMA: dict[str, pl.DataType] = {
+    "row_id": pl.String(),
+    "evaluation": pl.String(),
+    "model": pl.String(),
+    "role": pl.String(),
+    "metric": pl.String(),
+    "category": pl.String(),
+    "value": pl.Float64(),
+    "samples": pl.Int64(),
+    "instruct_dataset_version": pl.Int64(),
+    "evaluated_at": pl.Datetime("us", "UTC"),
+}
+
+MODEL_EVALUATION = TableSpec("model_evaluation", "models", MODEL_EVALUATION_SCHEMA, key="row_id", compare_on=())
+
 # What each column means, shown with its type in the Dagster UI (one meaning per name across tables).
 COLUMN_DESCRIPTIONS: dict[str, str] = {
     "id": "Stable key: sha256 of the canonical source (URL, export path, repository URL + file path).",
@@ -164,11 +179,23 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "prompt": "The instruction the pair answers.",
     "chosen": "The author's text, cut to complete sentences.",
     "rejected": "A generic answer to the same prompt, from the base model or an LLM endpoint.",
+    "row_id": "sha256(evaluation + model + metric + category).",
+    "evaluation": "Names one evaluation: the models compared, the dataset version and the settings.",
+    "model": "The registry version (`v<N> <twin version>`) or base model identity a row scores; `retrieval` and "
+    "`verifier` for rows that score no model.",
+    "role": "candidate, base, production, retrieval or verifier.",
+    "metric": "perplexity, cosine_delta, style_profile_distance, author_likeness, memorisation_rate, rouge_l, "
+    "length_ratio_error, python_parse_rate, recall_at_k, mrr or verifier_auc.",
+    "value": "The metric's value (see the metric for which direction is better).",
+    "samples": "How many test samples the value is computed over.",
+    "instruct_dataset_version": "The instruct_dataset Delta version whose test split was used.",
+    "evaluated_at": "When the evaluation ran (UTC).",
 }
 
 LAKE_TABLES = {
     spec.name: spec
     for spec in (
         *RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET,
+        MODEL_EVALUATION,
     )
 }

@@ -49,6 +49,40 @@ def line_chart_svg(series: dict[str, Sequence[tuple[float, float]]], title: str,
     return "\n".join(parts)
 
 
+def bar_chart_svg(groups: dict[str, dict[str, float]], title: str) -> str:
+    """One group of bars per name (a metric), one bar per series (a model) in each, each group
+    scaled to its own largest value, since metrics differ in units; values are printed on bars."""
+    series = list(dict.fromkeys(name for bars in groups.values() for name in bars))
+    if not series:
+        raise ValueError("a chart needs at least one bar")
+    group_width = (WIDTH - MARGIN) / len(groups)
+    bar_width = group_width * 0.8 / len(series)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="10">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="11">{escape(title)}</text>',
+        f'<line x1="{MARGIN / 2}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN / 2}" y2="{HEIGHT - MARGIN}" stroke="black"/>',
+    ]
+    for index, name in enumerate(series):
+        colour = COLOURS[index % len(COLOURS)]
+        parts.append(f'<text x="{WIDTH - 14}" y="{30 + 12 * index}" text-anchor="end" fill="{colour}">{escape(name)}</text>')
+    for position, (group, bars) in enumerate(groups.items()):
+        left = MARGIN / 2 + position * group_width + group_width * 0.1
+        top = max((abs(v) for v in bars.values()), default=0.0) or 1.0
+        for index, name in enumerate(series):
+            if name not in bars:
+                continue
+            height = abs(bars[name]) / top * (HEIGHT - MARGIN - 60)
+            x, y = left + index * bar_width, HEIGHT - MARGIN - height
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width * 0.9:.1f}" height="{height:.1f}" '
+                         f'fill="{COLOURS[index % len(COLOURS)]}"/>')
+            parts.append(f'<text x="{x + bar_width * 0.45:.1f}" y="{y - 3:.1f}" text-anchor="middle">{bars[name]:.3g}</text>')
+        parts.append(f'<text x="{left + group_width * 0.4:.1f}" y="{HEIGHT - MARGIN + 14}" text-anchor="middle">'
+                     f'{escape(group)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 def markdown_image(svg: str, alt: str) -> str:
     """The SVG as a Markdown image with a data URI, which the Dagster UI renders inline."""
     return f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"

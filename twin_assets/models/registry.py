@@ -9,8 +9,10 @@ may be cleaned up. Plain Python (no dagster), for the assets, the CLI and servin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -147,3 +149,56 @@ def list_versions(home: Path, author: str) -> list[RegisteredVersion]:
         (_version(v, [alias for alias, version in held.items() if int(version) == int(v.version)]) for v in found),
         key=lambda v: v.version,
     )
+
+
+PRODUCTION_HISTORY = "production_history"  # a registered-model tag: every move of `production`, oldest first
+
+
+def production_history(home: Path, author: str) -> list[dict[str, Any]]:
+    """Each promotion and rollback so far: version, when, who and why."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = mlflow_client(home).get_registered_model(model_name(author)).tags
+    except MlflowException:
+        return []
+    return json.loads(tags.get(PRODUCTION_HISTORY, "[]"))
+
+
+def promote(home: Path, author: str, version: int, who: str, why: str, action: str = "promote") -> RegisteredVersion:
+    """Points `production` at `version` and records who moved it and why, on the version (tags)
+    and in the model's production history; the version that held it stays registered."""
+    from mlflow.exceptions import MlflowException
+
+    client, name = mlflow_client(home), model_name(author)
+    try:
+        target = client.get_model_version(name, str(version))  # an unknown version fails here, before anything moves
+    except MlflowException:
+        raise ValueError(f"{name} has no version {version}") from None
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    client.set_registered_model_alias(name, PRODUCTION, str(version))
+    for key, value in {"promoted_at": at, "promoted_by": who, "promotion_reason": why}.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    history = [*production_history(home, author), {"version": int(version), "at": at, "by": who, "why": why, "action": action}]
+    client.set_registered_model_tag(name, PRODUCTION_HISTORY, json.dumps(history))
+    return _version(client.get_model_version(name, target.version), [PRODUCTION])
+
+
+def rollback(home: Path, author: str, who: str, why: str) -> RegisteredVersion:
+    """Moves `production` back to the version that held it before the current one."""
+    held = production_stack(production_history(home, author))
+    if len(held) < 2:
+        raise ValueError(f"{model_name(author)} has no earlier production version to roll back to")
+    return promote(home, author, held[-2], who, why, action="rollback")
+
+
+def production_stack(history: list[dict[str, Any]]) -> list[int]:
+    """The versions production has held, the current one last, with rolled-back ones taken off:
+    a second rollback goes further back, not forth again."""
+    held: list[int] = []
+    for entry in history:
+        if entry["action"] == "rollback":
+            held.pop()
+        else:
+            held.append(entry["version"])
+    return held

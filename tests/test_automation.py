@@ -108,3 +108,14 @@ def test_the_sensor_is_off_by_default_and_trains_twin_model_and_what_depends_on_
     assert sensor.job_name == "train_twin"
     job = defs.resolve_job_def("train_twin")
     assert job.asset_layer.executable_asset_keys == {dg.AssetKey("twin_model"), dg.AssetKey("model_evaluation")}
+
+
+
+def test_the_real_retraining_job_runs_training_evaluation_and_promotion_behind_a_blocking_gate():
+    from twin_assets.definitions import defs
+
+    job = defs.resolve_job_def("train_twin")
+    assert job.asset_layer.executable_asset_keys == {
+        dg.AssetKey("twin_model"), dg.AssetKey("model_evaluation"), dg.AssetKey("production_model")}
+    checks = {spec.name: spec.blocking for spec in defs.resolve_assets_def("model_evaluation").check_specs}
+    assert checks == {"promotion_gate": True}  # a failed gate stops the run before production_model

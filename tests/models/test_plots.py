@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from twin_assets.models.plots import line_chart_svg, markdown_image
+from twin_assets.models.plots import bar_chart_svg, line_chart_svg, markdown_image
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -33,3 +33,16 @@ def test_markdown_image_carries_the_svg():
 def test_nothing_to_plot_is_an_error():
     with pytest.raises(ValueError, match="at least one point"):
         line_chart_svg({"train": []}, "t", "x", "y")
+
+
+def test_bars_are_drawn_per_metric_and_model_each_group_on_its_own_scale():
+    svg = bar_chart_svg({"perplexity": {"candidate": 10.0, "base": 20.0}, "rouge_l": {"candidate": 0.5}}, "Metrics & more")
+    root = ElementTree.fromstring(svg)
+    bars = [r for r in root.findall(f"{SVG}rect") if r.get("fill") != "white"]
+    assert len(bars) == 3  # a model without the metric gets no bar
+    heights = [float(b.get("height")) for b in bars]
+    assert heights[0] == pytest.approx(heights[1] / 2) and heights[2] == pytest.approx(heights[1])  # scaled per group
+    texts = {t.text for t in root.findall(f"{SVG}text")}
+    assert {"Metrics & more", "perplexity", "rouge_l", "candidate", "base", "10", "20", "0.5"} <= texts
+    with pytest.raises(ValueError, match="at least one bar"):
+        bar_chart_svg({"perplexity": {}}, "t")

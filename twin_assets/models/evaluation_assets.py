@@ -16,7 +16,7 @@ import polars as pl
 from twin_assets.datasets.assets import answer_cache_path
 from twin_assets.datasets.cache import AnswerCache
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, vector_index
-from twin_assets.lake import INSTRUCT_DATASET, MODEL_EVALUATION, PREFERENCE_DATASET
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, MODEL_EVALUATION, PREFERENCE_DATASET, Lake
 from twin_assets.metadata import table_metadata
 from twin_assets.models.assets import TRAINING_GROUP, BaseModelResource, TrainingResource, twin_model
 from twin_assets.models.evaluation import (
@@ -118,12 +118,13 @@ def _generations(lake: LakeResource, name: str, folder: str, split: HeldOutSplit
 
 
 def _ranked_documents(lake: LakeResource, embedding: EmbeddingResource, index: VectorIndexResource,
-                      split: HeldOutSplit, k: int) -> list[list[str]]:
+                      split: HeldOutSplit, k: int, author: str) -> list[list[str]]:
     """The document ids retrieval returns for each test instruction: the code the service uses."""
     from twin_assets.features.retrieval import Retriever
 
     retriever = Retriever(embedding.embedder().encode, index.open(lake))
-    return [[hit.document_id for hit in retriever.search(instruction, k)] for instruction in split.instructions]
+    return [[hit.document_id for hit in retriever.search(instruction, k, author_id=author)]
+            for instruction in split.instructions]
 
 
 def _comparison_markdown(rows: list[dict[str, Any]]) -> str:
@@ -181,7 +182,7 @@ def model_evaluation(
         context.log.info(f"evaluation {evaluation_id} ran earlier on these exact models and data: nothing to score")
         rows = stored.select("model", "role", "metric", "category", "value", "samples").to_dicts()
     else:
-        rows = _evaluate(context, lake, models, settings, embedding, index)
+        rows = _evaluate(context, lake, author, models, settings, embedding, index)
         store.upsert(MODEL_EVALUATION, evaluation_frame(rows, evaluation_id, instruct_version, datetime.now(timezone.utc)))
 
     table = comparison(rows)
@@ -209,17 +210,23 @@ def model_evaluation(
     )
 
 
+def _authors_rows(store: Lake, samples: pl.DataFrame, author: str) -> pl.DataFrame:
+    """The samples made from `author`'s documents: a lake may hold several authors' writing."""
+    documents = store.read(CLEANED_DOCUMENTS, columns=["id", "author_id"]).filter(pl.col("author_id") == author)
+    return samples.filter(pl.col("document_id").is_in(documents["id"].implode()))
+
+
 def _evaluate(
-    context: dg.AssetExecutionContext, lake: LakeResource, models: list[tuple[str, str, str]],
+    context: dg.AssetExecutionContext, lake: LakeResource, author: str, models: list[tuple[str, str, str]],
     settings: EvaluationSettings, embedding: EmbeddingResource, index: VectorIndexResource,
 ) -> list[dict[str, Any]]:
     from training.base_model import load_tokenizer
 
     store = lake.lake()
-    instruct = store.read(INSTRUCT_DATASET)
+    instruct = _authors_rows(store, store.read(INSTRUCT_DATASET), author)
     split = HeldOutSplit.of(instruct, settings.max_samples)
     author_texts = instruct.filter(pl.col("split") == "train")["output"].to_list()
-    pairs = store.read(PREFERENCE_DATASET)
+    pairs = _authors_rows(store, store.read(PREFERENCE_DATASET), author)
     train_pairs, test_pairs = pairs.filter(pl.col("split") == "train"), pairs.filter(pl.col("split") == "test")
     try:
         verifier = AuthorshipVerifier.fit(train_pairs["chosen"].to_list(), train_pairs["rejected"].to_list())
@@ -242,7 +249,7 @@ def _evaluate(
         generations = _generations(lake, name, folder, split, settings)
         rows.extend(generation_scores(name, role, generations, split, author_texts, copies,
                                       lambda texts: author_likeness(verifier, texts), settings))
-    rows.extend(retrieval_rows(_ranked_documents(lake, embedding, index, split, settings.k), split, settings.k))
+    rows.extend(retrieval_rows(_ranked_documents(lake, embedding, index, split, settings.k, author), split, settings.k))
     return rows
 
 

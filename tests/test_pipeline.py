@@ -20,6 +20,7 @@ from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, 
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET, RAW_ARTICLES
 from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model
 from twin_assets.models.axolotl import AxolotlResource
+from twin_assets.models.evaluation_assets import EvaluationResource
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -43,6 +44,10 @@ def pipeline_resources(tmp_path, config=REPO_ROOT / "twin.yaml") -> dict:
         "base": BaseModelResource(),
         "training": TrainingResource(dataset_size="tiny", max_steps=2, micro_batch_size=2, sequence_len=256),
         "axolotl": AxolotlResource(),
+        # Fast, and lenient: two training steps of the tiny model are no better than its base. The gate's
+        # decisions are tested in tests/models/test_twin_model.py.
+        "evaluation": EvaluationResource(max_samples=3, max_new_tokens=16, pool_words=40, perplexity_margin=-1.0,
+                                         style_margin=-2.0, max_memorisation=1.0),
     }
 
 

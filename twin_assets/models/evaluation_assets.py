@@ -16,7 +16,7 @@ import polars as pl
 from twin_assets.datasets.assets import answer_cache_path
 from twin_assets.datasets.cache import AnswerCache
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, vector_index
-from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, MODEL_EVALUATION, PREFERENCE_DATASET, Lake
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, MODEL_EVALUATION, PREFERENCE_DATASET, Lake, NotMaterialized
 from twin_assets.metadata import table_metadata
 from twin_assets.models.assets import TRAINING_GROUP, BaseModelResource, TrainingResource, twin_model
 from twin_assets.models.evaluation import (
@@ -68,7 +68,7 @@ def _models_under_test(lake: LakeResource, base: BaseModelResource, author: str)
     home = lake.local_dir("")
     candidate = get_version_by_alias(home, author, CANDIDATE)
     if candidate is None:
-        raise dg.Failure(f"{model_name(author)} has no candidate: materialize twin_model first")
+        raise NotMaterialized("twin_model", "model_evaluation", lake.root)
     models = [("candidate", f"v{candidate.version} {candidate.tags.get('twin_version', '')}".strip(),
                str(candidate.path / "merged")),
               ("base", base.identity(lake), base.location(lake))]
@@ -280,7 +280,7 @@ def production_model(
     home, author = lake.local_dir(""), training.author_id(twin_config)
     candidate = get_version_by_alias(home, author, CANDIDATE)
     if candidate is None:
-        raise dg.Failure(f"{model_name(author)} has no candidate: materialize twin_model first")
+        raise NotMaterialized("model_evaluation", "production_model", lake.root)
     current = get_version_by_alias(home, author, PRODUCTION)
     if current is not None and current.version == candidate.version:
         context.log.info(f"version {candidate.version} is already in production")

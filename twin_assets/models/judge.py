@@ -75,7 +75,7 @@ def _check_items(**columns: Sequence[str]) -> None:
     lengths = {name: len(column) for name, column in columns.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"the judge needs one of each per item; got lengths {lengths}")
-    if False:
+    if not next(iter(lengths.values())):
         raise ValueError("the judge needs at least one item")
 
 

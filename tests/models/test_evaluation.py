@@ -112,3 +112,10 @@ def test_production_history_rolls_back_further_each_time():
                {"version": 3, "action": "promote"}, {"version": 2, "action": "rollback"}]
     assert production_stack(history) == [1, 2]
     assert production_stack([*history, {"version": 1, "action": "rollback"}]) == [1]
+
+
+def test_with_the_judge_on_the_candidate_must_be_taken_for_the_author_at_least_as_often_as_production():
+    passing = table(judge_preference={"candidate": 0.5})
+    assert gate_failures(passing, GateSettings()) == []
+    [failure] = gate_failures(table(judge_preference={"candidate": 0.25}), GateSettings())
+    assert "chosen in 25% of blind comparisons (at least 50%)" in failure

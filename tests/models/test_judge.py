@@ -103,12 +103,22 @@ def test_scores_are_parsed_and_the_request_holds_the_three_texts(judge):
 
 
 @pytest.mark.parametrize(("accuracy", "style", "message"), [
-    ("4", "2", "accuracy '4'"), ("0", "2", "accuracy '0'"), ("3", "excellent", "style 'excellent'"), ("2", "2/3", "style"),
+    ("4", "2", "accuracy is '4'"), ("0", "2", "accuracy is '0'"), ("3", "excellent", "style is 'excellent'"),
+    ("2", "2/3", "style is '2/3'"),
 ])
 def test_a_score_outside_one_to_three_is_an_error(judge, accuracy, style, message):
     _, chat = judge(scores(accuracy, style))
     with pytest.raises(LLMError, match=message):
         judge_scores(chat, INSTRUCTIONS[0], CANDIDATES[0], REFERENCES[0])
+
+
+def test_an_answer_outside_the_scale_is_not_cached_so_the_next_run_asks_again(judge):
+    replies = iter([scores("4", "2"), scores("3", "2")])
+    server, chat = judge(lambda system, user: next(replies)(system, user))
+    with pytest.raises(LLMError, match="accuracy is '4'"):
+        judge_scores(chat, INSTRUCTIONS[0], CANDIDATES[0], REFERENCES[0])
+    assert judge_scores(chat, INSTRUCTIONS[0], CANDIDATES[0], REFERENCES[0]) == (3, 2)
+    assert len(server.bodies) == 2
 
 
 def test_pairwise_maps_the_position_to_first_or_second_and_rejects_other_choices(judge):

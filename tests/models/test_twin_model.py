@@ -203,3 +203,28 @@ def test_promote_and_rollback_by_hand_are_recorded_with_who_and_why(built_home, 
         "version": before, "at": None, "by": promoted.tags["promoted_by"], "why": "drafts got worse", "action": "rollback"}
     assert main(["promote", "999"]) == 2 and "has no version 999" in capsys.readouterr().err
     assert get_version_by_alias(home, "mara", "production").version == before  # a refused promotion moves nothing
+
+
+def test_with_a_judge_configured_every_model_is_judged_and_the_candidate_compared_blind_with_production(
+    built_home, monkeypatch,
+):
+    from tests.models.test_judge import JudgeServer
+
+    tmp_path, resources = built_home
+
+    def answer(system, user):
+        return {"choice": "A", "reason": "r"} if "Answer A:" in user else {"accuracy": "2", "style": "3", "reason": "r"}
+
+    server = JudgeServer(answer)
+    monkeypatch.setenv("TWIN_LLM_BASE_URL", server.url)
+    try:
+        result = dg.materialize(CHAIN, resources={**resources, "training": FAST, "evaluation": LENIENT},
+                                selection=[model_evaluation, production_model])
+    finally:
+        server.close()
+    assert result.success and _gate(result).passed  # always "A": position bias cancels out to 0.5
+    stored = resources["lake"].lake().read(MODEL_EVALUATION)
+    judged = stored.filter(pl.col("evaluation") == materialization(result, "model_evaluation")["evaluation"].value)
+    table = {(r["role"], r["metric"]): r["value"] for r in judged.to_dicts()}
+    assert table[("candidate", "judge_accuracy")] == 2.0 and table[("base", "judge_style")] == 3.0
+    assert table[("production", "judge_accuracy")] == 2.0 and table[("candidate", "judge_preference")] == 0.5

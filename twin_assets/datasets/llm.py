@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,17 +51,23 @@ class JSONChat:
     def close(self) -> None:
         self._cache.close()
 
-    def ask(self, system: str, user: str, fields: tuple[str, ...]) -> dict[str, str]:
-        """A JSON object holding non-empty string `fields`, from the cache or the endpoint."""
+    def ask(
+        self, system: str, user: str, fields: tuple[str, ...], choices: Mapping[str, Collection[str]] | None = None,
+    ) -> dict[str, str]:
+        """A JSON object holding non-empty string `fields`, from the cache or the endpoint. A field
+        named in `choices` must be one of its values: an answer that is not is retried like a
+        malformed one, and never cached."""
         key = cache_key(self.settings.base_url, self.settings.model, system, user)
         cached = self._cache.get(key)
         if cached:
             return cached
-        answer = self._ask_endpoint(system, user, fields)
+        answer = self._ask_endpoint(system, user, fields, choices or {})
         self._cache.put(key, answer)
         return answer
 
-    def _ask_endpoint(self, system: str, user: str, fields: tuple[str, ...]) -> dict[str, str]:
+    def _ask_endpoint(
+        self, system: str, user: str, fields: tuple[str, ...], choices: Mapping[str, Collection[str]],
+    ) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
         body = {
             "model": self.settings.model,
@@ -89,6 +96,9 @@ class JSONChat:
                 answer = json.loads(content)
                 if not isinstance(answer, dict) or not all(isinstance(answer.get(f), str) and answer[f].strip() for f in fields):
                     raise ValueError(f"expected a JSON object with string fields {list(fields)}")
+                for field, allowed in choices.items():
+                    if answer[field].strip() not in allowed:
+                        raise ValueError(f"{field} is {answer[field].strip()!r}, not one of {sorted(allowed)}")
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 problem = f"malformed answer: {exc}"
                 continue

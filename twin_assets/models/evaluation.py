@@ -34,6 +34,9 @@ HIGHER_IS_BETTER = {
     "recall_at_k": True,
     "mrr": True,
     "verifier_auc": True,
+    "judge_accuracy": True,
+    "judge_style": True,
+    "judge_preference": True,
 }
 
 
@@ -167,6 +170,7 @@ class GateSettings:
     style_margin: float = 0.0  # Cosine Delta to the author below the base model's by more than this
     production_tolerance: float = 0.05  # no more than 5 % worse than production on perplexity and style
     max_memorisation: float = 0.05  # at most 5 % of generations paste a long span of the training set
+    # With the judge on, the candidate must be taken for the author at least as often as production.
 
 
 def gate_failures(table: dict[str, dict[str, float]], settings: GateSettings) -> list[str]:
@@ -190,6 +194,10 @@ def gate_failures(table: dict[str, dict[str, float]], settings: GateSettings) ->
             if values["candidate"] > ceiling:
                 failures.append(f"{metric} {values['candidate']:.3f} is worse than production's {values['production']:.3f} "
                                 f"beyond the {settings.production_tolerance:.0%} tolerance (at most {ceiling:.3f})")
+    preferred = table.get("judge_preference", {}).get("candidate")
+    if preferred is not None and preferred < 0.5:
+        failures.append(f"the judge took production's drafts for the author's more often: the candidate's were chosen in "
+                        f"{preferred:.0%} of blind comparisons (at least 50%)")
     memorised = table.get("memorisation_rate", {}).get("candidate")
     if memorised is not None and memorised > settings.max_memorisation:
         failures.append(f"memorisation {memorised:.1%} of generations copy a long training span "

@@ -15,6 +15,7 @@ import polars as pl
 
 from twin_assets.datasets.assets import answer_cache_path
 from twin_assets.datasets.cache import AnswerCache
+from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings
 from twin_assets.features.assets import EmbeddingResource, VectorIndexResource, vector_index
 from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, MODEL_EVALUATION, PREFERENCE_DATASET, Lake, NotMaterialized
 from twin_assets.metadata import table_metadata
@@ -32,6 +33,7 @@ from twin_assets.models.evaluation import (
     retrieval_rows,
     row,
 )
+from twin_assets.models.judge import judge_means, judge_preference_rate
 from twin_assets.models.metrics import CopyIndex
 from twin_assets.models.plots import bar_chart_svg, markdown_image
 from twin_assets.models.registry import CANDIDATE, PRODUCTION, get_version_by_alias, model_name, promote
@@ -173,8 +175,10 @@ def model_evaluation(
     settings, gate = evaluation.settings(), evaluation.gate()
     models = _models_under_test(lake, base, author)
     instruct_version = store.version(INSTRUCT_DATASET)
+    judge = LLMSettings.from_environment()
     evaluation_id = hashlib.sha256(json.dumps(
-        [[name for _, name, _ in models], instruct_version, store.version(PREFERENCE_DATASET), asdict(settings)]
+        [[name for _, name, _ in models], instruct_version, store.version(PREFERENCE_DATASET), asdict(settings),
+         [judge.base_url, judge.model] if judge else None]
     ).encode()).hexdigest()[:16]
 
     stored = store.read(MODEL_EVALUATION).filter(pl.col("evaluation") == evaluation_id) if store.exists(MODEL_EVALUATION) else None
@@ -240,16 +244,39 @@ def _evaluate(
     copies = CopyIndex(author_texts)
     candidate_tokenizer = load_tokenizer(models[0][2])
     signature = _tokenizer_signature(candidate_tokenizer)
+    generated = {}
     for role, name, folder in models:
         context.log.info(f"scoring {role} {name}")
         if _tokenizer_signature(load_tokenizer(folder)) == signature:
             rows.extend(perplexity_rows(name, role, _perplexity_scorer(folder, candidate_tokenizer, split), split))
         else:
             context.log.warning(f"{role} {name} has another tokenizer: its perplexity is not comparable and is left out")
-        generations = _generations(lake, name, folder, split, settings)
+        generations = generated[role] = _generations(lake, name, folder, split, settings)
         rows.extend(generation_scores(name, role, generations, split, author_texts, copies,
                                       lambda texts: author_likeness(verifier, texts), settings))
     rows.extend(retrieval_rows(_ranked_documents(lake, embedding, index, split, settings.k, author), split, settings.k))
+    if judge := LLMSettings.from_environment():
+        rows.extend(_judged(lake, judge, models, generated, split))
+    return rows
+
+
+def _judged(lake: LakeResource, judge: LLMSettings, models: list[tuple[str, str, str]], generated: dict[str, list[str]],
+            split: HeldOutSplit) -> list[dict[str, Any]]:
+    """The optional judge's scores of every model, and its blind preference between candidate and production."""
+    chat = JSONChat(judge, answer_cache_path(lake))
+    rows = []
+    try:
+        for role, name, _ in models:
+            for metric, value in judge_means(chat, split.instructions, generated[role], split.outputs).items():
+                rows.append(row(name, role, metric, value, samples=len(split.outputs)))
+        if "production" in generated:
+            rate = judge_preference_rate(chat, split.instructions, split.outputs, generated["candidate"], generated["production"])
+            rows.append(row(models[0][1], "candidate", "judge_preference", rate, samples=len(split.outputs)))
+    except LLMError as exc:
+        raise dg.Failure(f"the judge at {judge.base_url} failed: {exc}. Its answers so far are cached; unset "
+                         "TWIN_LLM_BASE_URL to evaluate without the judge.") from exc
+    finally:
+        chat.close()
     return rows
 
 

@@ -45,27 +45,18 @@ PAIRWISE_SYSTEM = (
 )
 
 
-def _score(answer: dict[str, str], criterion: str) -> int:
-    value = answer[criterion]
-    if value not in SCORES:
-        raise LLMError(f"the judge rated {criterion} {value!r}; expected 1, 2 or 3")
-    return int(value)
-
-
 def judge_scores(chat: JSONChat, instruction: str, answer: str, reference: str) -> tuple[int, int]:
     """(accuracy, style) of `answer` against the author's `reference`, each 1 (poor) to 3 (excellent)."""
     user = f"Request:\n{instruction}\n\nReference answer, by the author:\n{reference}\n\nAnswer to judge:\n{answer}"
-    reply = chat.ask(SCORES_SYSTEM, user, ("accuracy", "style", "reason"))
-    return _score(reply, "accuracy"), _score(reply, "style")
+    reply = chat.ask(SCORES_SYSTEM, user, ("accuracy", "style", "reason"), choices={"accuracy": SCORES, "style": SCORES})
+    return int(reply["accuracy"]), int(reply["style"])
 
 
 def pairwise_preference(chat: JSONChat, instruction: str, reference: str, first: str, second: str) -> str:
     """"first" or "second": which text the judge attributes to the reference's author. Blind: the
     prompt says nothing of which text comes from which model, only A (first) and B (second)."""
     user = f"Request:\n{instruction}\n\nReference answer:\n{reference}\n\nAnswer A:\n{first}\n\nAnswer B:\n{second}"
-    choice = chat.ask(PAIRWISE_SYSTEM, user, ("choice", "reason"))["choice"]
-    if choice not in ("A", "B"):
-        raise LLMError(f"the judge chose {choice!r}; expected A or B")
+    choice = chat.ask(PAIRWISE_SYSTEM, user, ("choice", "reason"), choices={"choice": ("A", "B")})["choice"]
     return "first" if choice == "A" else "second"
 
 

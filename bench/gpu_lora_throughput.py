@@ -1,13 +1,13 @@
 """LoRA training throughput and model FLOPs utilisation on one GPU, settings against a baseline.
 
-Builds a model of a real shape with random weights (no download), wraps it with a peft LoRA
-(r 16, all linear layers) and times optimizer steps on random tokens for several settings in
-one process, so every ratio compares runs on the same card at the same moment. The first
-setting is the baseline the project measured before tuning: bf16, SDPA attention, gradient
-checkpointing, one sequence of 2,048 tokens per step. MFU counts 6·N FLOPs per token (N: all
-parameters, embeddings included) against the card's dense bf16 peak.
+Builds a model of a training preset's shape (training/presets.py) with random weights (no
+download), wraps it with a peft LoRA (r 16, all linear layers) and times optimizer steps on
+random tokens for several settings in one process, so every ratio compares runs on the same
+card at the same moment. The first setting is the baseline the project measured before tuning:
+bf16, SDPA attention, gradient checkpointing, one sequence of 2,048 tokens per step. MFU counts
+6·N FLOPs per token (N: all parameters, embeddings included) against the card's dense bf16 peak.
 
-    python bench/gpu_lora_throughput.py --shape llama-3.1-8b --steps 8
+    python bench/gpu_lora_throughput.py --preset llama-3.1-8b --steps 8
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
-SHAPES = {
-    "llama-3.1-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                         num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, tie_word_embeddings=False),
-    "llama-3.2-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                         num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, tie_word_embeddings=True),
-    "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                         num_key_value_heads=3, vocab_size=49152, rope_theta=100000.0, tie_word_embeddings=True),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.presets import PRESETS, preset  # noqa: E402
+
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
@@ -57,19 +54,24 @@ def peak_flops() -> float:
     return next((flops for card, flops in PEAK_BF16_FLOPS.items() if card in name), 989e12)
 
 
-def build_model(shape: str, setting: Setting):
+def build_model(preset_name: str, setting: Setting, vocab_size: int | None = None):
+    """The preset's architecture with random bf16 weights on the GPU, wrapped in a fresh LoRA;
+    `vocab_size` overrides the preset's (to match a tokenizer at hand)."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
     if setting.liger:
         from liger_kernel.transformers import apply_liger_kernel_to_llama
 
         apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, fused_linear_cross_entropy=True,
                                     cross_entropy=False)
-    config = LlamaConfig(**SHAPES[shape], max_position_embeddings=8192, attn_implementation="sdpa")
+    config = preset(preset_name).architecture.transformers_config()
+    config.max_position_embeddings = 8192
+    if vocab_size:
+        config.vocab_size = vocab_size
     with torch.device("cuda"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16)
     parameters = sum(p.numel() for p in model.parameters())
     if setting.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -80,14 +82,14 @@ def build_model(shape: str, setting: Setting):
     return get_peft_model(model, lora), parameters
 
 
-def measure(shape: str, setting: Setting, steps: int, warmup: int) -> dict:
+def measure(preset_name: str, setting: Setting, steps: int, warmup: int) -> dict:
     import torch
 
     torch.manual_seed(0)
-    model, parameters = build_model(shape, setting)
+    model, parameters = build_model(preset_name, setting)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, fused=True)
-    vocab = SHAPES[shape]["vocab_size"]
+    vocab = model.config.vocab_size
     batch = torch.randint(0, vocab, (setting.micro_batch, setting.sequence_len), device="cuda")
     torch.cuda.reset_peak_memory_stats()
     for step in range(warmup + steps):
@@ -117,7 +119,7 @@ def measure(shape: str, setting: Setting, steps: int, warmup: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", default="llama-3.1-8b", choices=sorted(SHAPES))
+    parser.add_argument("--preset", default="llama-3.1-8b", choices=sorted(PRESETS))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--settings", nargs="*", default=[s.name for s in SETTINGS])
@@ -128,11 +130,11 @@ def main() -> int:
     chosen = [s for s in SETTINGS if s.name in args.settings]
     if args.sequence_len:
         chosen = [replace(s, sequence_len=args.sequence_len) for s in chosen]
-    print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "shape": args.shape}))
+    print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "preset": args.preset}))
     results = []
     for setting in chosen:
         try:
-            result = measure(args.shape, setting, args.steps, args.warmup)
+            result = measure(args.preset, setting, args.steps, args.warmup)
         except Exception as error:  # one setting out of memory or unsupported must not lose the others
             result = {**asdict(setting), "error": f"{type(error).__name__}: {str(error)[:300]}"}
             gc.collect()

@@ -1,19 +1,14 @@
-"""The LLM judge against an OpenAI-compatible test server on 127.0.0.1 whose answers are scripted.
-
-tests/datasets/conftest.py's ChatServer serves a fixed answer per request; the judge's tests need
-answers that depend on the request (which answer sits in position A), so this server takes a
-function of the request's messages and is otherwise the same shape.
-"""
+"""The LLM judge against an OpenAI-compatible endpoint on 127.0.0.1 whose answers depend on the
+request (which answer sits in position A)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.chat_endpoint import ChatEndpoint
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings
 from twin_assets.models.judge import (
     PAIRWISE_SYSTEM,
@@ -32,37 +27,15 @@ CANDIDATES = ["[twin] Make reruns boring.", "[twin] A backfill is a rerun, dated
 PRODUCTION = ["Reruns are an important part of pipelines.", "Backfills are a key concept in data engineering."]
 
 
-class JudgeServer:
-    """Answers POST /v1/chat/completions with reply(system, user); records every request body."""
+class JudgeServer(ChatEndpoint):
+    """Answers with the JSON object reply(system, user) returns."""
 
     def __init__(self, reply: Reply):
-        self.bodies: list[dict] = []
-        server = self
+        super().__init__(lambda body, authorization: (200, json.dumps(reply(*(m["content"] for m in body["messages"])))))
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append(body)
-                system, user = (message["content"] for message in body["messages"])
-                content = json.dumps(reply(system, user))
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @property
+    def bodies(self) -> list[dict]:
+        return [body for body, _ in self.requests]
 
 
 @pytest.fixture

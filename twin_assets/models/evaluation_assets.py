@@ -36,7 +36,14 @@ from twin_assets.models.evaluation import (
 from twin_assets.models.judge import judge_means, judge_preference_rate
 from twin_assets.models.metrics import CopyIndex
 from twin_assets.models.plots import bar_chart_svg, markdown_image
-from twin_assets.models.registry import CANDIDATE, PRODUCTION, get_version_by_alias, model_name, promote
+from twin_assets.models.registry import (
+    CANDIDATE,
+    PRODUCTION,
+    RegisteredVersion,
+    get_version_by_alias,
+    model_name,
+    promote,
+)
 from twin_assets.models.verifier import AuthorshipVerifier, author_likeness, verifier_auc
 from twin_assets.resources import LakeResource, TwinConfigResource
 
@@ -65,8 +72,11 @@ class EvaluationResource(dg.ConfigurableResource):
         return GateSettings(self.perplexity_margin, self.style_margin, self.production_tolerance, self.max_memorisation)
 
 
-def _models_under_test(lake: LakeResource, base: BaseModelResource, author: str) -> list[tuple[str, str, str]]:
-    """(role, name, folder) of the candidate, the base model and production when it is another version."""
+def _models_under_test(
+    lake: LakeResource, base: BaseModelResource, author: str,
+) -> tuple[RegisteredVersion, list[tuple[str, str, str]]]:
+    """The candidate's registry version, and (role, name, folder) of the candidate, the base model
+    and production when it is another version."""
     home = lake.local_dir("")
     candidate = get_version_by_alias(home, author, CANDIDATE)
     if candidate is None:
@@ -78,7 +88,7 @@ def _models_under_test(lake: LakeResource, base: BaseModelResource, author: str)
     if production is not None and production.version != candidate.version:
         models.append(("production", f"v{production.version} {production.tags.get('twin_version', '')}".strip(),
                        str(production.path / "merged")))
-    return models
+    return candidate, models
 
 
 def _tokenizer_signature(tokenizer: Any) -> str:
@@ -173,7 +183,7 @@ def model_evaluation(
     store.require(PREFERENCE_DATASET, "model_evaluation")
     author = training.author_id(twin_config)
     settings, gate = evaluation.settings(), evaluation.gate()
-    models = _models_under_test(lake, base, author)
+    candidate, models = _models_under_test(lake, base, author)
     instruct_version = store.version(INSTRUCT_DATASET)
     judge = LLMSettings.from_environment()
     evaluation_id = hashlib.sha256(json.dumps(
@@ -181,18 +191,17 @@ def model_evaluation(
          [judge.base_url, judge.model] if judge else None]
     ).encode()).hexdigest()[:16]
 
-    stored = store.read(MODEL_EVALUATION).filter(pl.col("evaluation") == evaluation_id) if store.exists(MODEL_EVALUATION) else None
-    if stored is not None and not stored.is_empty():
+    stored = store.read(MODEL_EVALUATION).filter(pl.col("evaluation") == evaluation_id)
+    if not stored.is_empty():
         context.log.info(f"evaluation {evaluation_id} ran earlier on these exact models and data: nothing to score")
         rows = stored.select("model", "role", "metric", "category", "value", "samples").to_dicts()
     else:
-        rows = _evaluate(context, lake, author, models, settings, embedding, index)
+        rows = _evaluate(context, lake, author, models, settings, embedding, index, judge)
         store.upsert(MODEL_EVALUATION, evaluation_frame(rows, evaluation_id, instruct_version, datetime.now(timezone.utc)))
 
     table = comparison(rows)
     failures = gate_failures(table, gate)
     plots = _plots(rows)
-    candidate = get_version_by_alias(lake.local_dir(""), author, CANDIDATE)
     _log_to_candidate_run(lake, candidate.run_id, rows, plots)
     yield dg.MaterializeResult(
         metadata={
@@ -222,7 +231,7 @@ def _authors_rows(store: Lake, samples: pl.DataFrame, author: str) -> pl.DataFra
 
 def _evaluate(
     context: dg.AssetExecutionContext, lake: LakeResource, author: str, models: list[tuple[str, str, str]],
-    settings: EvaluationSettings, embedding: EmbeddingResource, index: VectorIndexResource,
+    settings: EvaluationSettings, embedding: EmbeddingResource, index: VectorIndexResource, judge: LLMSettings | None,
 ) -> list[dict[str, Any]]:
     from training.base_model import load_tokenizer
 
@@ -255,7 +264,7 @@ def _evaluate(
         rows.extend(generation_scores(name, role, generations, split, author_texts, copies,
                                       lambda texts: author_likeness(verifier, texts), settings))
     rows.extend(retrieval_rows(_ranked_documents(lake, embedding, index, split, settings.k, author), split, settings.k))
-    if judge := LLMSettings.from_environment():
+    if judge:
         rows.extend(_judged(lake, judge, models, generated, split))
     return rows
 

@@ -278,6 +278,16 @@ def ensure_converted(preset: GGUFPreset, folder: Path) -> tuple[ConvertedModelCa
     return convert_gguf(preset, folder), True
 
 
+def base_model_location(name: str, models_dir: Path, spec: TinyLlamaSpec = TinyLlamaSpec()) -> str:
+    """Where transformers loads base model `name` from: the local build's or a packaged preset's
+    folder under `models_dir`, or the name as given (a Hugging Face id or a folder)."""
+    if name in GGUF_PRESETS:
+        return str(models_dir / "base" / name)
+    if name == LOCAL_TINY_LLAMA:
+        return str(models_dir / "base" / f"tiny-llama-{spec.fingerprint()}")
+    return name
+
+
 def _offline() -> bool:
     """HF_HUB_OFFLINE as set now: huggingface_hub reads it only once, when first imported."""
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}

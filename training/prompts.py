@@ -30,3 +30,19 @@ def prompt_text(tokenizer: Any, instruction: str) -> str:
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(chat_messages(instruction), add_generation_prompt=True, tokenize=False)
     return alpaca_prompt(instruction)
+
+
+CONTEXT_HEADER = "Passages from your own earlier writing, to draw on where they help:"
+LINK_HEADER = "Notes from pages the request links to (not your writing; use them as facts):"
+
+
+def grounded_instruction(instruction: str, passages: list[str], link_notes: list[str] = ()) -> str:
+    """The instruction with retrieved context after it: the author's own passages, numbered as
+    the draft's sources are, and notes from linked pages. With no context it is the instruction
+    itself, exactly as in training."""
+    parts = [instruction.strip()]
+    if passages:
+        parts.append(CONTEXT_HEADER + "\n" + "\n\n".join(f"[{n}] {p.strip()}" for n, p in enumerate(passages, 1)))
+    if link_notes:
+        parts.append(LINK_HEADER + "\n" + "\n\n".join(f"- {note.strip()}" for note in link_notes))
+    return "\n\n".join(parts)

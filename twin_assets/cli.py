@@ -61,32 +61,109 @@ def _quiet_model_loading() -> None:
     transformers_logging.set_verbosity_error()
 
 
-def _search(args: argparse.Namespace) -> int:
-    import json
+def _service_url(args: argparse.Namespace) -> str | None:
+    return args.url or os.environ.get("TWIN_URL") or None
 
-    from twin_assets.features.assets import open_index
+
+def _client(url: str):
+    from bento.client import TwinClient
+
+    return TwinClient(url, os.environ.get("TWIN_API_KEY") or None)
+
+
+def _search_results(args: argparse.Namespace) -> list[dict] | None:
+    """Results from the running service at --url/TWIN_URL (milliseconds), else from the index here
+    (loads the embedding model first); None when the local index is empty."""
+    url = _service_url(args)
+    if url:
+        with _client(url) as client:
+            return [hit.model_dump() for hit in client.search(args.query, args.k, args.author, args.category).results]
     from twin_assets.features.embedding import Embedder
+    from twin_assets.features.index import open_index
     from twin_assets.features.retrieval import Retriever
     from twin_assets.settings import embedding_model, local_state_dir, twin_home, vector_backend
 
     _quiet_model_loading()
     index = open_index(vector_backend(), local_state_dir(twin_home()), os.environ.get("WEAVIATE_URL", ""))
     if index.count() == 0:
+        return None
+    retriever = Retriever(Embedder(embedding_model()).encode, index)
+    return [r.as_dict() for r in retriever.search(args.query, args.k, args.author, args.category)]
+
+
+def _search(args: argparse.Namespace) -> int:
+    import json
+
+    results = _search_results(args)
+    if results is None:
         print("twin: the vector index is empty; materialize vector_index first (make run)", file=sys.stderr)
         return 2
-    results = Retriever(Embedder(embedding_model()).encode, index).search(args.query, args.k, args.author, args.category)
     if args.json:
-        print(json.dumps({"results": [r.as_dict() for r in results]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"results": results}, ensure_ascii=False, indent=2))
         return 0
     if results:
         print("one passage per document, ordered for relevance and variety (MMR); relevance is cosine similarity\n")
     for rank, result in enumerate(results, 1):
-        snippet = " ".join(result.text.split())[:160]
-        print(f"{rank:>2}. relevance {result.score:.3f}  [{result.category}] {result.title or '(untitled)'}")
-        print(f"    {result.url}")
+        snippet = " ".join(result["text"].split())[:160]
+        print(f"{rank:>2}. relevance {result['score']:.3f}  [{result['category']}] {result['title'] or '(untitled)'}")
+        print(f"    {result['url']}")
         print(f"    {snippet}")
     if not results:
         print("no results")
+    return 0
+
+
+def _print_sources(sources: list, out=sys.stderr) -> None:
+    if sources:
+        print("\nsources:", file=out)
+    for n, source in enumerate(sources, 1):
+        print(f"  [{n}] {source.title or '(untitled)'}  {source.url}  (relevance {source.score:.3f}, {source.kind})", file=out)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from bento.schemas import GenerateRequest, Source
+
+    request = GenerateRequest(
+        prompt=args.prompt, author=args.author, category=args.category, links=args.link or [], k=args.k,
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed, stream=args.stream,
+    )
+    url = _service_url(args)
+    if url:
+        with _client(url) as client:
+            if not args.stream:
+                draft = client.generate(request)
+                print(draft.text)
+                _print_sources(draft.sources)
+                print(f"model {draft.model_version}, trace {draft.trace_id}", file=sys.stderr)
+                return 0
+            sources = []
+            for event in client.stream(request):
+                if event.name == "start":
+                    sources = [Source.model_validate(s) for s in event.data["sources"]]
+                elif event.name == "message":
+                    print(event.data["text"], end="", flush=True)
+                elif event.name == "error":
+                    print(f"\ntwin: {event.data['detail']}", file=sys.stderr)
+                    return 1
+            print()
+            _print_sources(sources)
+            return 0
+    from bento.engine import TwinEngine
+    from bento.settings import ServingSettings
+
+    _quiet_model_loading()
+    engine = TwinEngine(ServingSettings.from_env(swap_poll_s=0))
+    try:
+        engine.load()
+        generation = engine.generate(request, "cli:generate")
+        for piece in generation:
+            if args.stream:
+                print(piece, end="", flush=True)
+        print("" if args.stream else generation.text)
+        _print_sources(generation.sources)
+        print(f"model {generation.model_version}, trace {generation.trace_id}", file=sys.stderr)
+    finally:
+        engine.close()
     return 0
 
 
@@ -151,6 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--category", choices=["article", "post", "repository"], help="only this kind of writing")
     search.add_argument("--json", action="store_true", help="print JSON: {\"results\": [...]}")
     search.set_defaults(handler=_search)
+    generate = commands.add_parser("generate", help="write a draft in the author's voice, grounded in their writing")
+    generate.add_argument("prompt")
+    generate.add_argument("--category", choices=["article", "post", "repository"], help="draw only on this kind of writing")
+    generate.add_argument("--link", action="append", metavar="URL", help="a page to use as extra knowledge (repeatable)")
+    generate.add_argument("--author", metavar="ID", help="whose twin (default: TWIN_AUTHOR or the only author)")
+    generate.add_argument("--k", type=int, default=3, help="how many of the author's passages to draw on (default 3)")
+    generate.add_argument("--max-new-tokens", type=int, default=256)
+    generate.add_argument("--temperature", type=float, default=0.7)
+    generate.add_argument("--seed", type=int)
+    generate.add_argument("--stream", action="store_true", help="print the draft as it is written")
+    for command in (search, generate):
+        command.add_argument("--url", help="a running twin service (default TWIN_URL); without it the work is done here")
+    generate.set_defaults(handler=_generate)
     experiments = commands.add_parser("experiments", help="compare the author's training runs side by side")
     experiments.add_argument("--author", metavar="ID", help="whose runs (default: the only author in twin.yaml)")
     experiments.add_argument("--json", action="store_true", help="print JSON: {\"author\", \"experiment\", \"runs\": [...]}")
@@ -163,13 +253,22 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--reason", default="by hand", help="why, recorded in the registry with who moved it")
         command.set_defaults(handler=_promote)
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
+    from bento.client import ServiceError
     from twin_assets.settings import ConfigError
 
     try:
         return args.handler(args)
+    except ValidationError as exc:
+        print(f"twin: {'; '.join(str(e['loc'][0]) + ': ' + e['msg'] for e in exc.errors())}", file=sys.stderr)
+        return 2
     except (ConfigError, ValueError) as exc:
         print(f"twin: {exc}", file=sys.stderr)
         return 2
+    except ServiceError as exc:
+        print(f"twin: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

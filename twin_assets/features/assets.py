@@ -2,14 +2,13 @@
 
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 
 from twin_assets.features.chunking import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, ChunkBounds
 from twin_assets.features.chunks import chunk_rows
 from twin_assets.features.embedding import Embedder
-from twin_assets.features.index import LanceIndex, VectorIndex, WeaviateIndex, sync_index
+from twin_assets.features.index import VectorIndex, open_index, sync_index
 from twin_assets.lake import CLEANED_DOCUMENTS, DOCUMENT_CHUNKS
 from twin_assets.metadata import counts_by, markdown_sample, table_metadata
 from twin_assets.resources import LakeResource
@@ -45,17 +44,6 @@ class VectorIndexResource(dg.ConfigurableResource):
 
     def open(self, lake: LakeResource) -> VectorIndex:
         return open_index(self.backend, local_state_dir(lake.root), self.weaviate_url, self.collection)
-
-
-def open_index(backend: str, state_dir: Path, weaviate_url: str = "", collection: str = "TwinChunk") -> VectorIndex:
-    """The configured backend; LanceDB keeps its files in `state_dir`/vector_index."""
-    if backend == "lancedb":
-        return LanceIndex(str(state_dir / "vector_index"))
-    if backend == "weaviate":
-        if not weaviate_url:
-            raise ValueError("the weaviate backend needs WEAVIATE_URL")
-        return WeaviateIndex(weaviate_url, collection, api_key=os.environ.get("WEAVIATE_API_KEY") or None)
-    raise ValueError(f"unknown vector index backend {backend!r}; use lancedb or weaviate")
 
 
 @dg.asset(

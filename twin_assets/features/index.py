@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -324,3 +325,14 @@ def sync_index(
         added=len(stale) - len(kept), updated=len(kept) - reembedded, reembedded=reembedded, removed=removed,
         size=index.count(),
     )
+
+
+def open_index(backend: str, state_dir: Path, weaviate_url: str = "", collection: str = "TwinChunk") -> VectorIndex:
+    """The configured backend; LanceDB keeps its files in `state_dir`/vector_index."""
+    if backend == "lancedb":
+        return LanceIndex(str(state_dir / "vector_index"))
+    if backend == "weaviate":
+        if not weaviate_url:
+            raise ValueError("the weaviate backend needs WEAVIATE_URL")
+        return WeaviateIndex(weaviate_url, collection, api_key=os.environ.get("WEAVIATE_API_KEY") or None)
+    raise ValueError(f"unknown vector index backend {backend!r}; use lancedb or weaviate")

@@ -13,6 +13,7 @@ from training.base_model import (
     LOCAL_TINY_LLAMA,
     BaseModelCard,
     ConvertedModelCard,
+    base_model_location,
     GGUFPreset,
     TinyLlamaSpec,
     build_tiny_llama,
@@ -54,11 +55,7 @@ class BaseModelResource(dg.ConfigurableResource):
 
     def location(self, lake: LakeResource) -> str:
         """Where transformers loads it from: the local build's or conversion's folder, or the name as given."""
-        if self.name in GGUF_PRESETS:
-            return str(lake.local_dir("models") / "base" / self.name)
-        if self.is_local:
-            return str(lake.local_dir("models") / "base" / f"tiny-llama-{self.spec().fingerprint()}")
-        return self.name
+        return base_model_location(self.name, lake.local_dir("models"), self.spec())
 
     def identity(self, lake: LakeResource) -> str:
         """Names the weights, for caches of what the model wrote; fails when the local model is not built."""

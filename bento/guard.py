@@ -1,0 +1,77 @@
+"""API-key auth and a request size limit for everything the HTTP service answers (the API, the
+OpenAI-compatible routes, the web UI), as one ASGI middleware.
+
+Keys come from TWIN_API_KEYS (comma-separated) and are compared in constant time; the probes
+(/livez, /healthz, /readyz) stay open so an orchestrator can check the process without a key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+
+from bento.settings import api_keys_from_env
+
+OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+def key_matches(token: str | None, keys: tuple[str, ...]) -> bool:
+    if token is None:
+        return False
+    # Every key is compared, so the time taken does not tell which one nearly matched.
+    return any([hmac.compare_digest(token.encode(), key.encode()) for key in keys])
+
+
+class GuardMiddleware:
+    def __init__(self, app, keys: tuple[str, ...] | None = None, max_request_bytes: int | None = None) -> None:
+        self.app = app
+        self.keys = api_keys_from_env() if keys is None else keys
+        self.max_request_bytes = max_request_bytes or int(os.environ.get("TWIN_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.keys and scope["path"] not in OPEN_PATHS and not key_matches(bearer_token(scope["headers"]), self.keys):
+            await _reply(send, 401, "a valid API key is required: send `Authorization: Bearer <key>`",
+                         [(b"www-authenticate", b"Bearer")])
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+            await _reply(send, 413, f"the request body is over {self.max_request_bytes} bytes")
+            return
+        # Bodies without a length (chunked) are read here, up to the limit, and handed on whole.
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_request_bytes:
+                await _reply(send, 413, f"the request body is over {self.max_request_bytes} bytes")
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _reply(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})

@@ -12,10 +12,10 @@ export GX_ANALYTICS_ENABLED := false
 export BENTOML_DO_NOT_TRACK := true
 export HF_HUB_OFFLINE := 1
 # `make run` starts from the real SmolLM2; the code's default (local:tiny-llama) keeps `make test` fast.
-materialize ui: export TWIN_BASE_MODEL ?= smollm2-135m-instruct
+run materialize ui serve: export TWIN_BASE_MODEL ?= smollm2-135m-instruct
 SETUP_STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup axolotl run materialize ui experiments test bench clean
+.PHONY: setup axolotl run materialize ui serve experiments test bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -47,8 +47,13 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
 
-# Materialize every asset on the embedded defaults, then serve the UI on 127.0.0.1:3000.
-run: materialize ui
+# Materialize every asset on the embedded defaults, then serve the Dagster UI on 127.0.0.1:3000 and
+# the twin on 127.0.0.1:8000 (gRPC 50051). The UI runs in the foreground under job control: one
+# Ctrl-C stops it, and the exit trap then stops the service, which flushes its prompt logs.
+run: materialize $(DAGSTER_HOME)/dagster.yaml
+	set -m; $(BIN)/bentoml serve bento.service:TwinService & service=$$!; \
+	trap 'kill -TERM $$service 2>/dev/null; wait $$service' EXIT; \
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # SELECT takes Dagster's selection syntax: `make materialize SELECT='*cleaned_documents'`.
 SELECT ?= *
@@ -59,6 +64,10 @@ materialize: setup $(DAGSTER_HOME)/dagster.yaml
 # Under job control, so one Ctrl-C (or SIGTERM) stops the UI and its code server.
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	set -m; exec $(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+# The twin alone, on what is already built: HTTP on 127.0.0.1:$${TWIN_HTTP_PORT:-8000}, gRPC on $${TWIN_GRPC_PORT:-50051}.
+serve: setup
+	set -m; exec $(BIN)/bentoml serve bento.service:TwinService
 
 # Training runs side by side (the store `twin experiments` reads) on http://127.0.0.1:5000.
 experiments: setup

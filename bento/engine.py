@@ -99,7 +99,11 @@ class Generation:
             deadline=self._started + self._engine.settings.request_timeout_s,
         )
         try:
+            if self._done:  # closed before it started (a client that left early)
+                return
             self._stream = self._model.generator.stream(self._context.instruction(self.request.prompt), sampling)
+            if self._done:  # closed while the stream was being set up
+                self._stream.cancel.set()
             for piece in self._stream:
                 if self._first_piece_s is None:
                     self._first_piece_s = time.monotonic() - self._started
@@ -114,13 +118,21 @@ class Generation:
         finally:
             self.close()
 
+    @property
+    def input_tokens(self) -> int:
+        return self._stream.input_tokens if self._stream else 0
+
+    @property
+    def output_tokens(self) -> int:
+        return self._stream.output_tokens if self._stream else 0
+
     def draft(self) -> Draft:
+        """Writes the whole draft (call it instead of iterating, not after)."""
         for _ in self:
             pass
         return Draft(
             text=self.text, sources=self.sources, model_version=self.model_version, trace_id=self.trace_id,
-            input_tokens=self._stream.input_tokens if self._stream else 0,
-            output_tokens=self._stream.output_tokens if self._stream else 0,
+            input_tokens=self.input_tokens, output_tokens=self.output_tokens,
         )
 
     def close(self) -> None:
@@ -132,10 +144,8 @@ class Generation:
             self._stream.cancel.set()
         self._engine._release()
         latency = time.monotonic() - self._started
-        stream = self._stream
         self._engine.metrics.observe_generation(
-            self._endpoint, self.error, self._first_piece_s, latency, stream.output_tokens if stream else 0,
-            self._context.retrieval_s,
+            self._endpoint, self.error, self._first_piece_s, latency, self.output_tokens, self._context.retrieval_s,
         )
         self._engine.log_record(PromptRecord(
             trace_id=self.trace_id, started_at=self._started_at, endpoint=self._endpoint, operation=self._operation,
@@ -143,7 +153,7 @@ class Generation:
             category=self.request.category, prompt=self.request.prompt, answer=self.text,
             retrieved_chunk_ids=[p.chunk_id for p in self._context.passages],
             retrieval_scores=[float(p.score) for p in self._context.passages], links=list(self.request.links),
-            input_tokens=stream.input_tokens if stream else 0, output_tokens=stream.output_tokens if stream else 0,
+            input_tokens=self.input_tokens, output_tokens=self.output_tokens,
             time_to_first_token_s=self._first_piece_s, latency_s=latency,
             retrieval_latency_s=self._context.retrieval_s, error=self.error,
         ))

@@ -14,6 +14,9 @@ import os
 from bento.settings import api_keys_from_env
 
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+# The API takes JSON only. BentoML's own parser answers 500 to some other bodies (a multipart type
+# without a boundary, found by schemathesis), so they are refused here with 415.
+JSON_PATHS = frozenset({"/generate", "/search", "/feedback", "/v1/chat/completions"})
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 
 
@@ -23,6 +26,13 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             return token.strip() if scheme.lower() == "bearer" else None
     return None
+
+
+def media_type(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+    return ""
 
 
 def key_matches(token: str | None, keys: tuple[str, ...]) -> bool:
@@ -45,6 +55,9 @@ class GuardMiddleware:
         if self.keys and scope["path"] not in OPEN_PATHS and not key_matches(bearer_token(scope["headers"]), self.keys):
             await _reply(send, 401, "a valid API key is required: send `Authorization: Bearer <key>`",
                          [(b"www-authenticate", b"Bearer")])
+            return
+        if scope["path"] in JSON_PATHS and scope["method"] == "POST" and media_type(scope["headers"]) != "application/json":
+            await _reply(send, 415, "send the request body as JSON (Content-Type: application/json)")
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:

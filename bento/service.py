@@ -151,10 +151,6 @@ class TwinService:
         self.grpc.stop()
         self.engine.close()  # flushes the prompt logs: a clean shutdown loses no record
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz(self) -> dict:
-        return {"status": "ok", "ready": self.engine.ready}
-
     @app.post("/generate", response_model=Draft, summary="Write a draft in the author's voice")
     async def generate(self, request: GenerateRequest):
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +20,7 @@ import numpy as np
 
 from bento.generators import GenerationError, Generator, OpenAIGenerator, Sampling, TokenStream, TransformersGenerator
 from bento.links import LinkError, LinkFetcher, LinkPolicy
-from bento.prompt_log import PromptLogWriter, PromptRecord, UnknownTrace  # noqa: F401 (raised by feedback)
+from bento.prompt_log import PromptLogWriter, PromptRecord, UnknownTrace, new_trace_id  # noqa: F401 (UnknownTrace: raised by feedback)
 from bento.schemas import Draft, FeedbackRequest, GenerateRequest, SearchRequest, Source
 from bento.settings import ServingSettings
 from training.prompts import grounded_instruction
@@ -75,7 +74,7 @@ class Generation:
 
     def __init__(self, engine: TwinEngine, request: GenerateRequest, endpoint: str, operation: str,
                  model: ServedModel, context: Context, started: float, started_at: datetime) -> None:
-        self.trace_id = uuid.uuid4().hex
+        self.trace_id = new_trace_id()
         self.request = request
         self.model_version = model.version
         self.sources = context.sources()
@@ -341,7 +340,7 @@ class TwinEngine:
             latency = time.monotonic() - started
             self.metrics.observe_search(endpoint, error, latency)
             self.log_record(PromptRecord(
-                trace_id=uuid.uuid4().hex, started_at=started_at, endpoint=endpoint, operation="search",
+                trace_id=new_trace_id(), started_at=started_at, endpoint=endpoint, operation="search",
                 model_version=self._model.version if self._model else "", engine=self.settings.engine, author_id=author,
                 category=request.category, prompt=request.query, answer=None,
                 retrieved_chunk_ids=[r.chunk_id for r in results], retrieval_scores=[float(r.score) for r in results],
@@ -365,7 +364,7 @@ class TwinEngine:
         kind = exc.kind if isinstance(exc, LinkError) else type(exc).__name__
         self.metrics.observe_generation(endpoint, kind, None, time.monotonic() - started, 0, 0.0)
         self.log_record(PromptRecord(
-            trace_id=uuid.uuid4().hex, started_at=started_at, endpoint=endpoint, operation=operation,
+            trace_id=new_trace_id(), started_at=started_at, endpoint=endpoint, operation=operation,
             model_version=version, engine=self.settings.engine, author_id=self.settings.author,
             category=request.category, prompt=request.prompt, answer=None, retrieved_chunk_ids=[], retrieval_scores=[],
             links=list(request.links), input_tokens=0, output_tokens=0, time_to_first_token_s=None,

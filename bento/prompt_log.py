@@ -30,7 +30,9 @@ from twin_assets.lake import PROMPT_LOGS, Lake, LakeError
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = ("http:/generate", "http:/v1/chat/completions", "http:/search", "grpc:Generate", "grpc:Search")
+ENDPOINTS = (
+    "http:/generate", "http:/v1/chat/completions", "http:/search", "grpc:Generate", "grpc:Search", "cli:generate",
+)
 OPERATIONS = ("chat", "text_completion", "search")  # gen_ai.operation.name
 RATINGS = (-1, 0, 1)
 FEEDBACK_COLUMNS = ("feedback_rating", "feedback_edited_text", "feedback_reason", "feedback_at")
@@ -107,7 +109,8 @@ def _feedback(rating: int | None, edited_text: str | None, reason: str | None) -
     if rating is not None and (isinstance(rating, bool) or rating not in RATINGS):
         raise ValueError(f"rating must be -1, 0 or 1, got {rating!r}")
     given = {"feedback_rating": rating, "feedback_edited_text": edited_text, "feedback_reason": reason}
-    given = {name: value for name, value in given.items() if value is not None}
+    # A blank text says nothing: it neither counts as feedback nor clears earlier feedback.
+    given = {name: value for name, value in given.items() if value is not None and str(value).strip()}
     if not given:
         raise ValueError("feedback needs a rating, an edited text or a reason")
     return {**given, "feedback_at": _now()}

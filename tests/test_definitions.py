@@ -5,9 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from bento.prompt_log import PromptLogWriter, PromptRecord, new_trace_id
 from tests.conftest import REPO_ROOT, lake_resource
 from twin_assets.collect.assets import CrawlerResource, raw_collection
-from twin_assets.lake import CRAWL_ERRORS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES
+from twin_assets.lake import CRAWL_ERRORS, PROMPT_LOGS, RAW_ARTICLES, RAW_POSTS, RAW_REPOSITORIES
 from twin_assets.resources import TwinConfigResource
 
 HEAVY = (
@@ -118,11 +119,16 @@ def test_twin_forget_removes_one_authors_rows_and_keeps_the_others(tmp_path):
     assert dg.materialize([raw_collection], resources=resources).success
     lake = resources["lake"].lake()
     others = lake.read(RAW_ARTICLES).filter(lake.read(RAW_ARTICLES)["author_id"] == "other").height
+    with PromptLogWriter(lake) as logs:  # what each author asked their twin
+        for author in ("mara", "other"):
+            logs.record(PromptRecord(trace_id=new_trace_id(), endpoint="http:/generate", operation="text_completion",
+                                     prompt=f"a draft for {author}", author_id=author))
     env = {**os.environ, "TWIN_HOME": str(tmp_path / "home"), "TWIN_CONFIG": str(config)}
     out = subprocess.run([str(BIN / "twin"), "forget", "--author", "mara"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "raw_posts          removed=14" in out.stdout and "still in" in out.stdout
     assert lake.read(RAW_POSTS).is_empty()
     assert set(lake.read(RAW_ARTICLES)["author_id"]) == {"other"} and lake.read(RAW_ARTICLES).height == others
+    assert "prompt_logs        removed=1" in out.stdout and lake.read(PROMPT_LOGS)["author_id"].to_list() == ["other"]
     again = subprocess.run([str(BIN / "twin"), "forget", "--author", "mara"], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "the lake holds nothing by 'mara'" in again.stdout

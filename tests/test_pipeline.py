@@ -81,7 +81,7 @@ def test_the_graph_runs_from_raw_assets_through_staging_to_cleaned_documents():
     assert graph.get(dg.AssetKey("base_model")).parent_keys == {dg.AssetKey("cleaned_documents")}
     assert graph.get(dg.AssetKey("instruct_dataset")).parent_keys == {dg.AssetKey("cleaned_documents"), dg.AssetKey("base_model")}
     assert graph.get(dg.AssetKey("preference_dataset")).parent_keys == {
-        dg.AssetKey("instruct_dataset"), dg.AssetKey("base_model"),
+        dg.AssetKey("instruct_dataset"), dg.AssetKey("base_model"), dg.AssetKey("prompt_logs"),  # the author's edits
     }
     for table in (
         "raw_articles", "raw_posts", "raw_repositories", "crawl_errors", "cleaned_documents", "instruct_dataset",

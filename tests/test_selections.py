@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from tests.test_pipeline import pipeline_resources
+from twin_assets.monitoring.assets import MonitoringResource
 
 UPSTREAM_MISSING = "has not been materialized"
 
@@ -29,7 +30,7 @@ def _run(selection: str, tmp_path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection=selection,
-        resources=pipeline_resources(tmp_path),
+        resources={**pipeline_resources(tmp_path), "monitoring": MonitoringResource()},
         raise_on_error=False,
     )
 

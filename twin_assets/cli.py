@@ -30,12 +30,13 @@ def _forget(args: argparse.Namespace) -> int:
     import polars as pl
 
     from twin_assets.definitions import defs
-    from twin_assets.lake import CRAWL_ERRORS, RAW_DOCUMENT_TABLES
+    from twin_assets.lake import CRAWL_ERRORS, PROMPT_LOGS, RAW_DOCUMENT_TABLES
     from twin_assets.settings import ConfigError, config_path, load_config
 
     lake = defs.resources["lake"].lake()
     removed = {}
-    for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS):
+    # The author's requests to their twin may hold personal data too.
+    for spec in (*RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, PROMPT_LOGS):
         rows = lake.read(spec, columns=[spec.key, "author_id"]).filter(pl.col("author_id") == args.author)
         removed[spec.name] = lake.delete(spec, rows[spec.key].to_list())
     for name, count in removed.items():

@@ -15,6 +15,14 @@ from twin_assets.automation import retrain_on_new_dataset, train_twin
 from twin_assets.models.assets import BaseModelResource, TrainingResource, base_model, twin_model
 from twin_assets.models.axolotl import AxolotlResource
 from twin_assets.models.evaluation_assets import EvaluationResource, model_evaluation, production_model
+from twin_assets.monitoring.assets import (
+    MonitoringResource,
+    hourly_monitoring,
+    monitor_twin,
+    prompt_logs,
+    prompt_metrics,
+    prompt_metrics_alerts,
+)
 from twin_assets.quality.assets import (
     cleaned_documents_expectations,
     instruct_dataset_expectations,
@@ -27,17 +35,18 @@ from twin_assets.settings import base_model_name, config_path, training_backend,
 defs = dg.Definitions(
     assets=[
         raw_collection, twin_dbt_models, document_chunks, vector_index, base_model, instruct_dataset, preference_dataset,
-        twin_model, model_evaluation, production_model,
+        twin_model, model_evaluation, production_model, prompt_logs, prompt_metrics,
     ],
     asset_checks=[
         raw_expectations, cleaned_documents_expectations, instruct_dataset_expectations, preference_dataset_expectations,
+        prompt_metrics_alerts,
     ],
-    jobs=[collect_job, train_twin],
+    jobs=[collect_job, train_twin, monitor_twin],
     # One process per run: a process per step would import the code location (dbt, Great
     # Expectations) again for every step, which doubles a laptop run. Deployments that spread
     # steps over machines set their executor here.
     executor=dg.in_process_executor,
-    schedules=[daily_collection],
+    schedules=[daily_collection, hourly_monitoring],
     sensors=[retrain_on_new_dataset],
     resources={
         "lake": LakeResource(
@@ -53,6 +62,7 @@ defs = dg.Definitions(
         "axolotl": AxolotlResource(),
         "evaluation": EvaluationResource(),
         "index": VectorIndexResource(),
+        "monitoring": MonitoringResource(),
         "dbt": DbtCliResource(project_dir=twin_dbt_project, dbt_executable=dbt_executable()),
     },
 )

@@ -3,6 +3,7 @@ auth, links, bad input, prompt logs, and a hot swap under 16 concurrent clients.
 
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -256,6 +257,30 @@ def test_schemathesis_finds_no_server_error_in_the_openapi_schema(served, tmp_pa
         capture_output=True, text=True, timeout=900, cwd=tmp_path,  # its cache folder lands there
     )
     assert run.returncode == 0, run.stdout[-4000:]
+
+
+def _twin(*args, **env) -> subprocess.CompletedProcess:
+    twin = str(Path(sys.executable).parent / "twin")
+    return subprocess.run([twin, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+
+
+def test_the_cli_asks_a_running_service_or_does_the_work_itself(served):
+    service, home = served
+    remote = {"TWIN_URL": service.url, "TWIN_API_KEY": API_KEY}
+    searched = _twin("search", "dashboards", "--k", "1", "--json", **remote)
+    assert searched.returncode == 0, searched.stderr
+    assert json.loads(searched.stdout)["results"][0]["document_id"] == "https://jane.example/dashboards"
+    streamed = _twin("generate", "Write about dashboards", "--stream", "--max-new-tokens", "6", **remote)
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.strip() and "https://jane.example/dashboards" in streamed.stderr
+    refused = _twin("generate", "hi", "--url", service.url)  # no key
+    assert refused.returncode == 1 and "401" in refused.stderr
+    local = _twin("generate", "Write about reruns", "--max-new-tokens", "4", "--k", "1", TWIN_HOME=str(home),
+                  TWIN_AUTHOR=AUTHOR, TWIN_EMBEDDING_MODEL=EMBEDDING_MODEL)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.strip() and "model twin-jane v" in local.stderr
+    bad = _twin("generate", "hi", "--k", "-2", **remote)
+    assert bad.returncode == 2 and "k:" in bad.stderr
 
 
 def test_promoting_a_version_swaps_it_in_with_no_failed_request_under_16_clients(served, tiny_base_model):

@@ -1,5 +1,6 @@
 """Preference pairs: the filters, the suite, the exports, and the asset with each generator."""
 
+import hashlib
 import json
 
 import dagster as dg
@@ -12,8 +13,16 @@ from tests.datasets.test_instruct import LONG, cleaned
 from tests.documents import ARTICLE, OTHER_ARTICLE
 from twin_assets.datasets.exports import PREFERENCE_FORMATS, export_dataset
 from twin_assets.datasets.instruct import build_instruct
-from twin_assets.datasets.preference import build_preference, complete_sentences, pair
-from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET
+from tests.monitoring.rows import log_frame, log_row
+from twin_assets.datasets.preference import (
+    build_preference,
+    complete_sentences,
+    feedback_pairs,
+    feedback_sample_id,
+    pair,
+    with_retained_feedback,
+)
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, PROMPT_LOGS
 from twin_assets.lake.tables import CLEANED_DOCUMENT_SCHEMA
 from twin_assets.quality.expectations import run_parameters, validate
 
@@ -114,6 +123,91 @@ def test_the_preference_suite_catches_bad_pairs(change, expectation):
     assert expectation in {f"{f.expectation}:{f.column}" for f in report.failures}, report.summary()
 
 
+DRAFT = "Pipelines are important. They move data. In conclusion, pipelines matter for every team."
+EDIT = "Reruns should be boring: same input, same table, no duplicates.\n\nThat is the whole trick 🙂"
+
+
+def feedback_logs():
+    """One edited draft, one rated-only answer, one edit that leaves the draft as it was."""
+    return log_frame(
+        log_row(trace_id="a" * 32, prompt="Write a post about idempotent reruns.", answer=DRAFT, category="article",
+                feedback_edited_text=EDIT, feedback_rating=1),
+        log_row(trace_id="b" * 32, answer=DRAFT, feedback_rating=-1, feedback_reason="too generic"),
+        log_row(trace_id="c" * 32, answer=DRAFT, feedback_edited_text=DRAFT + "  "),
+    )
+
+
+def test_an_edited_draft_becomes_one_feedback_pair():
+    pairs = feedback_pairs(feedback_logs())
+    assert pairs.schema == pl.Schema(PREFERENCE_DATASET.schema)
+    assert pairs.to_dicts() == [{
+        "sample_id": feedback_sample_id("a" * 32), "split": "train", "prompt": "Write a post about idempotent reruns.",
+        "chosen": EDIT, "rejected": DRAFT, "category": "article", "document_id": None, "source": "feedback",
+    }]
+    assert feedback_sample_id("a" * 32) == hashlib.sha256(("feedback:" + "a" * 32).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("row", "kept"),
+    [
+        ({"category": None}, True),  # a request that named no category asked for a post
+        ({"category": "repository"}, False),  # pairs are for prose
+        ({"feedback_edited_text": EDIT + " Mail me at jo@example.org."}, False),
+        ({"prompt": "Write to jo@example.org about reruns."}, False),
+        ({"answer": None, "operation": "search", "endpoint": "http:/search"}, False),  # a search has no draft
+        ({"feedback_edited_text": "   "}, False),
+        ({"error": "Timeout"}, True),  # a draft cut short by a failure, edited by the author, still teaches
+    ],
+    ids=["no-category", "code", "email-in-edit", "email-in-prompt", "search", "blank-edit", "failed-draft"],
+)
+def test_which_edits_make_pairs(row, kept):
+    pairs = feedback_pairs(log_frame(log_row(**{"answer": DRAFT, "feedback_edited_text": EDIT, "category": "post", **row})))
+    assert pairs.height == int(kept)
+    if kept:
+        assert pairs["category"].to_list() == ["post"]
+
+
+def test_the_same_prompt_edited_to_the_same_text_twice_is_one_pair():
+    twice = [log_row(prompt="Same ask.", answer=DRAFT, feedback_edited_text=EDIT) for _ in range(2)]
+    assert feedback_pairs(log_frame(*twice)).height == 1
+
+
+def test_feedback_pairs_outlive_their_requests_but_follow_requests_still_logged():
+    stored = feedback_pairs(log_frame(
+        log_row(trace_id="a" * 32, prompt="Deleted by retention.", answer=DRAFT, feedback_edited_text=EDIT),
+        log_row(trace_id="b" * 32, prompt="Still logged.", answer=DRAFT, feedback_edited_text=EDIT),
+    ))
+    instruct_pair = stored.head(1).with_columns(sample_id=pl.lit("x"), source=pl.lit("instruct"))
+    now = log_frame(log_row(trace_id="b" * 32, prompt="Still logged.", answer=DRAFT, feedback_edited_text=DRAFT))
+    kept = with_retained_feedback(feedback_pairs(now), pl.concat([stored, instruct_pair]), ["b" * 32])
+    # a's request is gone: its pair stays. b's author undid the edit: no pair. Instruct pairs are not feedback's.
+    assert kept["sample_id"].to_list() == [feedback_sample_id("a" * 32)]
+
+
+def test_the_suite_passes_feedback_pairs_and_keeps_them_out_of_the_test_split():
+    samples = instruct_samples()
+    instruct, _ = build_preference(samples, {s: GENERIC_ANSWER for s in samples["sample_id"]})
+    pairs = pl.concat([instruct, feedback_pairs(feedback_logs())])
+    good = validate(pairs, "preference_dataset", run_parameters(["en"]), key_column="sample_id")
+    assert good.success, good.summary()
+    assert set(instruct["source"]) == {"instruct"}
+
+    for change, expectation in [
+        ({"split": "test"}, "expect_column_values_to_be_in_set:split"),
+        ({"source": None}, "expect_column_values_to_not_be_null:source"),
+        ({"source": "scraped"}, "expect_column_values_to_be_in_set:source"),
+    ]:
+        bad = pairs.with_columns(
+            **{name: pl.when(pl.col("document_id").is_null()).then(pl.lit(value, pl.String)).otherwise(pl.col(name))
+               for name, value in change.items()}
+        )
+        report = validate(bad, "preference_dataset", run_parameters(["en"]), key_column="sample_id")
+        assert expectation in {f"{f.expectation}:{f.column}" for f in report.failures}, report.summary()
+    unsourced = pairs.with_columns(document_id=pl.lit(None, pl.String))  # instruct pairs must name their document
+    report = validate(unsourced, "preference_dataset", run_parameters(["en"]), key_column="sample_id")
+    assert "expect_column_values_to_not_be_null:document_id" in {f"{f.expectation}:{f.column}" for f in report.failures}
+
+
 def preference_resources(tmp_path, base_model_folder, **datasets):
     from twin_assets.datasets.assets import DatasetResource
     from twin_assets.models.assets import BaseModelResource
@@ -193,3 +287,29 @@ def test_a_misconfigured_generator_fails_with_a_clear_error(tmp_path, monkeypatc
     )
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert message in failure.event_specific_data.error.message
+
+
+def test_the_authors_edits_join_the_train_split_and_stay_after_retention(server_factory, tmp_path, monkeypatch, tiny_base_model):
+    from twin_assets.datasets.assets import preference_dataset
+
+    monkeypatch.setenv("TWIN_LLM_BASE_URL", server_factory("answer").url)
+    resources = preference_resources(tmp_path, tiny_base_model)
+    lake = resources["lake"].lake()
+    lake.upsert(PROMPT_LOGS, feedback_logs())
+    result = dg.materialize([preference_dataset], resources=resources)
+    metadata = result.asset_materializations_for_node("preference_dataset")[0].metadata
+    pairs = lake.read(PREFERENCE_DATASET)
+    feedback = pairs.filter(pl.col("source") == "feedback")
+    assert metadata["feedback_pairs"].value == 1 and metadata["by_source"].value["feedback"] == 1
+    assert feedback["chosen"].to_list() == [EDIT] and feedback["rejected"].to_list() == [DRAFT]
+    assert set(pairs.filter(pl.col("source") == "instruct")["rejected"]) == {GENERIC_ANSWER}
+    exported = metadata["exports_path"].value
+    with open(f"{exported}/full/train.pairs.jsonl", encoding="utf-8") as lines:
+        assert EDIT in [json.loads(line)["chosen"] for line in lines]
+
+    lake.delete(PROMPT_LOGS, lake.read(PROMPT_LOGS)["trace_id"].to_list())  # retention took the requests
+    version = lake.version(PREFERENCE_DATASET)
+    again = dg.materialize([preference_dataset], resources=resources)
+    metadata = again.asset_materializations_for_node("preference_dataset")[0].metadata
+    assert metadata["feedback_pairs_from_retained"].value == 1
+    assert lake.version(PREFERENCE_DATASET) == version  # nothing changed, nothing written

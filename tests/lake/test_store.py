@@ -74,6 +74,27 @@ def test_a_never_written_table_reads_empty_with_its_schema(lake):
     assert lake.version(CRAWL_ERRORS) is None and lake.history(CRAWL_ERRORS) == []
 
 
+def test_a_column_added_to_the_schema_reaches_tables_written_before_it(lake):
+    from dataclasses import replace
+
+    from deltalake import write_deltalake
+
+    older = replace(CRAWL_ERRORS, schema={k: v for k, v in CRAWL_ERRORS.schema.items() if k != "message"})
+    row = {"id": "e1", "author_id": "jane", "source": "s", "url": "u", "kind": "timeout", "occurred_at": NOW}
+    write_deltalake(lake.uri(CRAWL_ERRORS), pl.DataFrame([row], schema=older.schema).to_arrow())
+
+    read = lake.read(CRAWL_ERRORS)  # the new column reads as null, at any version
+    assert read.schema == pl.Schema(CRAWL_ERRORS.schema) and read["message"].to_list() == [None]
+    assert lake.read(CRAWL_ERRORS, columns=["message"]).height == 1
+    result = lake.upsert(CRAWL_ERRORS, pl.DataFrame([{**row, "id": "e2", "message": "timed out"}]))
+    assert result.inserted == 1  # the table gained the column first
+    assert lake.add_missing_columns(CRAWL_ERRORS) == []
+    assert sorted(lake.read(CRAWL_ERRORS)["message"].to_list(), key=str) == [None, "timed out"]
+    assert lake.read(CRAWL_ERRORS, version=0)["message"].to_list() == [None]
+    with pytest.raises(LakeError):
+        lake.read(CRAWL_ERRORS, columns=["no_such_column"])
+
+
 def test_delete_by_key_in_one_commit(lake):
     lake.upsert(RAW_POSTS, posts(["a", "b", "it's"], "one"))
     assert lake.delete(RAW_POSTS, ["b", "it's", "zzz"]) == 2

@@ -16,9 +16,9 @@ from twin_assets.datasets.exports import INSTRUCT_FORMATS, PREFERENCE_FORMATS, e
 from twin_assets.datasets.instruct import TEST_FRACTION, build_instruct, withhold_personal_data
 from twin_assets.datasets.keyphrases import keyphrases
 from twin_assets.datasets.llm import JSONChat, LLMError, LLMSettings, llm_answer, llm_instruction
-from twin_assets.datasets.preference import build_preference, prose_samples
+from twin_assets.datasets.preference import build_preference, feedback_pairs, prose_samples, with_retained_feedback
 from twin_assets.features.assets import EmbeddingResource
-from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, TableSpec
+from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, PROMPT_LOGS, TableSpec
 from twin_assets.metadata import counts_by, markdown_sample, table_metadata
 from twin_assets.models.assets import BaseModelResource, base_model
 from twin_assets.resources import LakeResource
@@ -88,7 +88,7 @@ def _publish(
         "inserted": result.inserted,
         "updated": result.updated,
         "removed": result.deleted,
-        "documents": rows["document_id"].n_unique(),
+        "documents": rows["document_id"].drop_nulls().n_unique(),
         "by_category": dg.MetadataValue.json(counts_by(rows, "category")),
         "by_split": dg.MetadataValue.json(counts_by(rows, "split")),
         "tokens": dg.MetadataValue.json(_token_card(rows, text_columns, base, lake)),
@@ -194,12 +194,14 @@ def _rejected_writer(
 
 
 @dg.asset(
-    deps=[INSTRUCT_DATASET.name, base_model],
+    deps=[INSTRUCT_DATASET.name, base_model, PROMPT_LOGS.name],
     group_name=DATASETS_GROUP,
     kinds={"delta", "python"},
     metadata=table_metadata(PREFERENCE_DATASET),
     description="Preference pairs for articles and posts: the author's text is chosen, a generic answer to the "
-    "same instruction (the base model's, or an LLM endpoint's) is rejected; split like instruct_dataset.",
+    "same instruction (the base model's, or an LLM endpoint's) is rejected; split like instruct_dataset. Plus, "
+    "from prompt_logs, a train pair for each draft of the served twin the author edited: the edit is chosen, "
+    "the draft rejected (source `feedback`); those stay after retention deletes their requests.",
 )
 def preference_dataset(
     context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetResource, base: BaseModelResource,
@@ -223,6 +225,10 @@ def preference_dataset(
             "the answers so far are cached, so the next run asks only for the rest."
         )
     pairs, dropped = build_preference(prose, dict(zip(prose["sample_id"].to_list(), answers, strict=True)))
+    logs = store.read(PROMPT_LOGS, columns=["trace_id", "category", "prompt", "answer", "feedback_edited_text"])
+    fresh = feedback_pairs(logs)  # a lake whose service never ran has no prompt_logs: no feedback pairs
+    feedback = with_retained_feedback(fresh, store.read(PREFERENCE_DATASET), logs["trace_id"].to_list())
+    pairs = pl.concat([pairs, feedback])
     card = _publish(
         context, lake, PREFERENCE_DATASET, pairs, datasets.all_sizes(), PREFERENCE_FORMATS, ["prompt", "chosen", "rejected"], base,
     )
@@ -233,5 +239,9 @@ def preference_dataset(
             "prose_samples": prose.height,
             "dropped": dg.MetadataValue.json(dropped),
             "instruct_dataset_version": store.version(INSTRUCT_DATASET),
+            "feedback_pairs": feedback.height,
+            "feedback_pairs_from_retained": feedback.height - fresh.height,
+            "by_source": dg.MetadataValue.json(counts_by(pairs, "source")),
+            "prompt_logs_version": store.version(PROMPT_LOGS),
         }
     )

@@ -3,6 +3,9 @@
 Every write is a single Delta commit, so a process that dies mid-write leaves the table
 readable at its last committed version. Rows whose compared column is unchanged are
 filtered out before writing: an upsert with nothing new makes no commit at all.
+
+A column added to a table's schema reaches tables written before it by itself: reads (at any
+version) give it as null, and the next upsert adds it to the stored table first.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from twin_assets.lake.tables import TableSpec
@@ -82,15 +85,37 @@ class Lake:
     def read(self, spec: TableSpec, version: int | None = None, columns: list[str] | None = None) -> pl.DataFrame:
         """The table as of `version` (default: latest); an empty frame if it was never written."""
         columns = columns or list(spec.schema)
-        if self._table(spec) is None:
+        table = self._table(spec)
+        if table is None:
             if version is not None:
                 raise LakeError(f"{spec.name} has no version {version}: it was never written")
             return spec.empty().select(columns)
         try:
-            frame = pl.read_delta(self.uri(spec), version=version, columns=columns, storage_options=self.storage_options)
+            if version is not None:
+                table = DeltaTable(self.uri(spec), version=version, storage_options=self.storage_options)
+            stored = set(table.schema().to_arrow().names)
+            present = [c for c in columns if c in stored or c not in spec.schema]  # an unknown name still fails below
+            frame = pl.read_delta(  # the key keeps the row count when every column asked for is new
+                self.uri(spec), version=version, columns=present or [spec.key], storage_options=self.storage_options
+            )
         except Exception as exc:  # deltalake raises several types for a missing version
             raise LakeError(f"cannot read {spec.name} at version {version}: {exc}") from exc
-        return frame.select(columns)
+        # Columns added to the spec after this version was written read as null.
+        return frame.with_columns(
+            pl.lit(None, spec.schema[c]).alias(c) for c in columns if c not in frame.columns
+        ).select(columns)
+
+    def add_missing_columns(self, spec: TableSpec) -> list[str]:
+        """Adds the spec's columns the stored table lacks (as nullable columns, in one commit) and
+        returns their names; nothing when the table is current or was never written."""
+        table = self._table(spec)
+        if table is None:
+            return []
+        stored = set(table.schema().to_arrow().names)
+        missing = [name for name in spec.schema if name not in stored]
+        if missing:
+            table.alter.add_columns(Schema.from_arrow(spec.empty().select(missing).to_arrow().schema).fields)
+        return missing
 
     def _conform(self, spec: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
         missing = set(spec.schema) - set(frame.columns)
@@ -104,6 +129,7 @@ class Lake:
     def upsert(self, spec: TableSpec, rows: pl.DataFrame) -> UpsertResult:
         """Create the table if needed (even with no rows), insert new keys and update changed rows in one commit; unchanged rows are not rewritten."""
         rows = self._conform(spec, rows)
+        self.add_missing_columns(spec)
         table = self._table(spec)
         if table is None:
             # An empty table is still written, with its schema: readers of the lake expect the

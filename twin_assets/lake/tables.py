@@ -116,18 +116,19 @@ INSTRUCT_DATASET = TableSpec(
 )
 
 PREFERENCE_SCHEMA: dict[str, pl.DataType] = {
-    "sample_id": pl.String(),  # the instruct sample the pair was made from
+    "sample_id": pl.String(),  # the instruct sample the pair was made from, or sha256("feedback:" + trace_id)
     "split": pl.String(),
     "prompt": pl.String(),
-    "chosen": pl.String(),  # the author's own text, cut to complete sentences
-    "rejected": pl.String(),  # a generic answer from the configured generator
+    "chosen": pl.String(),  # the author's own text, cut to complete sentences; or the author's edit of a draft
+    "rejected": pl.String(),  # a generic answer from the configured generator; or the draft the author edited
     "category": pl.String(),
-    "document_id": pl.String(),
+    "document_id": pl.String(),  # null for a pair made from feedback
+    "source": pl.String(),  # instruct (an instruct sample and a generated answer) or feedback (an author's edit)
 }
 
 PREFERENCE_DATASET = TableSpec(
     "preference_dataset", "datasets", PREFERENCE_SCHEMA, key="sample_id",
-    compare_on=("split", "prompt", "chosen", "rejected", "category"),
+    compare_on=("split", "prompt", "chosen", "rejected", "category", "source"),
 )
 
 MODEL_EVALUATION_SCHEMA: dict[str, pl.DataType] = {
@@ -145,6 +146,62 @@ MODEL_EVALUATION_SCHEMA: dict[str, pl.DataType] = {
 
 MODEL_EVALUATION = TableSpec("model_evaluation", "models", MODEL_EVALUATION_SCHEMA, key="row_id", compare_on=())
 
+# One row per request the served twin answered (or failed), written by the service (bento/prompt_log.py);
+# feedback on the answer is merged into the request's row. Names follow the OpenTelemetry GenAI
+# semantic conventions where one exists (see the column descriptions).
+PROMPT_LOG_SCHEMA: dict[str, pl.DataType] = {
+    "trace_id": pl.String(),
+    "started_at": UTC_TIMESTAMP,
+    "endpoint": pl.String(),
+    "operation": pl.String(),
+    "model_version": pl.String(),
+    "engine": pl.String(),
+    "author_id": pl.String(),
+    "category": pl.String(),
+    "prompt": pl.String(),
+    "answer": pl.String(),
+    "retrieved_chunk_ids": pl.List(pl.String()),
+    "retrieval_scores": pl.List(pl.Float64()),
+    "links": pl.List(pl.String()),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "time_to_first_token_s": pl.Float64(),
+    "latency_s": pl.Float64(),
+    "retrieval_latency_s": pl.Float64(),
+    "error": pl.String(),
+    "feedback_rating": pl.Int64(),
+    "feedback_edited_text": pl.String(),
+    "feedback_reason": pl.String(),
+    "feedback_at": UTC_TIMESTAMP,
+}
+
+# Every matched row is rewritten: feedback changes a stored request's row.
+PROMPT_LOGS = TableSpec("prompt_logs", "monitoring", PROMPT_LOG_SCHEMA, key="trace_id", compare_on=())
+
+PROMPT_METRICS_SCHEMA: dict[str, pl.DataType] = {
+    "bucket_id": pl.String(),
+    "hour": UTC_TIMESTAMP,
+    "model_version": pl.String(),
+    "endpoint": pl.String(),
+    "requests": pl.Int64(),
+    "errors": pl.Int64(),
+    "error_rate": pl.Float64(),
+    "latency_p50_s": pl.Float64(),
+    "latency_p95_s": pl.Float64(),
+    "ttft_p50_s": pl.Float64(),
+    "ttft_p95_s": pl.Float64(),
+    "output_tokens_per_s": pl.Float64(),
+    "mean_top_retrieval_score": pl.Float64(),
+    "feedback_count": pl.Int64(),
+    "mean_rating": pl.Float64(),
+    "edits": pl.Int64(),
+}
+
+PROMPT_METRICS = TableSpec(
+    "prompt_metrics", "monitoring", PROMPT_METRICS_SCHEMA, key="bucket_id",
+    compare_on=tuple(c for c in PROMPT_METRICS_SCHEMA if c not in ("bucket_id", "hour", "model_version", "endpoint")),
+)
+
 # What each column means, shown with its type in the Dagster UI (one meaning per name across tables).
 COLUMN_DESCRIPTIONS: dict[str, str] = {
     "id": "Stable key: sha256 of the canonical source (URL, export path, repository URL + file path).",
@@ -158,7 +215,8 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "published_at": "When the author published it (UTC).",
     "crawled_at": "When it was collected (UTC).",
     "content_hash": "sha256 of the text; unchanged text is never processed again downstream.",
-    "source": "The twin.yaml source this row was collected from.",
+    "source": "Where the row came from: the twin.yaml source it was collected from (raw tables); for a preference "
+    "pair, `instruct` (an instruct sample and a generated answer) or `feedback` (the author's edit of a served draft).",
     "metadata": "JSON: authors, language, path, commit, HTTP validators.",
     "kind": "What went wrong, as a short stable code (timeout, http_404, bot_challenge, ...).",
     "message": "The failure, in words.",
@@ -167,18 +225,21 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "word_count": "Words in the cleaned text.",
     "duplicate_urls": "Where the same piece was cross-posted; those copies are not kept separately.",
     "chunk_id": "sha256(document id + chunk text): only new or changed chunks are embedded.",
-    "document_id": "The cleaned document this row comes from.",
+    "document_id": "The cleaned document this row comes from; empty for a preference pair made from feedback.",
     "chunk_index": "Position of the chunk in its document.",
     "token_count": "Tokens of the embedding model in the chunk.",
     "document_hash": "The document's content_hash when it was chunked.",
     "chunking": "Embedding model and token bounds the chunks were cut with.",
-    "sample_id": "sha256(document id + output); a preference pair keeps its instruct sample's id.",
+    "sample_id": "sha256(document id + output); a preference pair keeps its instruct sample's id, a pair made "
+    "from feedback is sha256('feedback:' + trace_id).",
     "split": "train or test, by a stable hash of the document id: no document is in both.",
     "instruction": "What a user of the twin would ask for.",
     "output": "The author's own text that answers the instruction.",
-    "prompt": "The instruction the pair answers.",
-    "chosen": "The author's text, cut to complete sentences.",
-    "rejected": "A generic answer to the same prompt, from the base model or an LLM endpoint.",
+    "prompt": "What the model is asked: the instruction a preference pair answers, or a served request's prompt "
+    "or search query as received (may hold personal data).",
+    "chosen": "The author's text, cut to complete sentences; or the author's edit of a served draft.",
+    "rejected": "A generic answer to the same prompt, from the base model or an LLM endpoint; or the served draft "
+    "the author edited.",
     "row_id": "sha256(evaluation + model + metric + category).",
     "evaluation": "Names one evaluation: the models compared, the dataset version and the settings.",
     "model": "The registry version (`v<N> <twin version>`) or base model identity a row scores; `retrieval` and "
@@ -190,12 +251,53 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "samples": "How many test samples the value is computed over.",
     "instruct_dataset_version": "The instruct_dataset Delta version whose test split was used.",
     "evaluated_at": "When the evaluation ran (UTC).",
+    "trace_id": "The request's trace id: 32 hex digits, as in W3C Trace Context and OpenTelemetry; the service "
+    "returns it so feedback can name the request.",
+    "started_at": "When the service received the request (UTC).",
+    "endpoint": "Where the request came in: http:/generate, http:/v1/chat/completions, http:/search, grpc:Generate "
+    "or grpc:Search.",
+    "operation": "gen_ai.operation.name: chat, text_completion or search.",
+    "model_version": "gen_ai.response.model: the model that answered, a registry version (`twin-jane v3`) or the base "
+    "model's name; empty for a search.",
+    "engine": "What ran the model: transformers (in process) or openai (an OpenAI-compatible server).",
+    "answer": "The text the service returned (the draft a user may edit); empty for a search or a failure.",
+    "retrieved_chunk_ids": "chunk_id of each retrieved chunk, best first.",
+    "retrieval_scores": "Similarity score of each retrieved chunk, in the order of retrieved_chunk_ids.",
+    "links": "URLs the request asked the twin to draw on.",
+    "input_tokens": "gen_ai.usage.input_tokens: prompt tokens the model read, retrieved context included.",
+    "output_tokens": "gen_ai.usage.output_tokens: tokens the model generated.",
+    "time_to_first_token_s": "Seconds from receiving the request to the first generated token "
+    "(gen_ai.server.time_to_first_token).",
+    "latency_s": "Seconds from receiving the request to its last byte (gen_ai.client.operation.duration, seen by "
+    "the server).",
+    "retrieval_latency_s": "Seconds spent retrieving chunks from the vector index.",
+    "error": "error.type: the failure's class or code; empty on success.",
+    "feedback_rating": "The user's rating of the answer: -1 (thumbs down), 0 (neutral) or 1 (thumbs up).",
+    "feedback_edited_text": "The answer as the user (the author) edited it; an edit that differs from the answer "
+    "becomes a preference pair.",
+    "feedback_reason": "Why the user rated or edited the answer, in their words.",
+    "feedback_at": "When the latest feedback on the request arrived (UTC).",
+    "bucket_id": "sha256(hour + model_version + endpoint): one row per hour, model and endpoint.",
+    "hour": "The UTC hour a metrics row covers (its start).",
+    "requests": "Requests started in the hour.",
+    "errors": "Requests of the hour that failed.",
+    "error_rate": "errors / requests.",
+    "latency_p50_s": "Median latency_s of the hour's successful requests (linear interpolation).",
+    "latency_p95_s": "95th percentile of latency_s of the hour's successful requests (linear interpolation).",
+    "ttft_p50_s": "Median time_to_first_token_s of the hour's successful requests.",
+    "ttft_p95_s": "95th percentile of time_to_first_token_s of the hour's successful requests.",
+    "output_tokens_per_s": "Generation throughput: sum of output_tokens / sum of (latency_s - retrieval_latency_s) over "
+    "the hour's successful requests that generated tokens.",
+    "mean_top_retrieval_score": "Mean over the hour's requests of their best retrieval score.",
+    "feedback_count": "Requests of the hour that got any feedback.",
+    "mean_rating": "Mean feedback_rating of the hour's rated requests (-1 to 1).",
+    "edits": "Requests of the hour whose answer the author edited (an edit differing from the answer).",
 }
 
 LAKE_TABLES = {
     spec.name: spec
     for spec in (
         *RAW_DOCUMENT_TABLES.values(), CRAWL_ERRORS, CLEANED_DOCUMENTS, DOCUMENT_CHUNKS, INSTRUCT_DATASET, PREFERENCE_DATASET,
-        MODEL_EVALUATION,
+        MODEL_EVALUATION, PROMPT_LOGS, PROMPT_METRICS,
     )
 }

@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 run materialize ui serve: export TWIN_BASE_MODEL ?= smollm2-135m-instruct
 SETUP_STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup axolotl run materialize ui serve experiments test bench clean
+.PHONY: setup axolotl browser run materialize ui serve experiments test bench clean
 
 setup: $(SETUP_STAMP)
 
@@ -74,7 +74,11 @@ experiments: setup
 	mkdir -p $(TWIN_HOME)/mlflow
 	set -m; exec $(BIN)/mlflow ui --backend-store-uri sqlite:///$(TWIN_HOME)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
-test: setup axolotl
+# Debian's Chromium for the web UI's browser tests (Playwright drives it; browser downloads do not work here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: setup axolotl browser
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -3,6 +3,8 @@ OpenAI-compatible routes, the web UI), as one ASGI middleware.
 
 Keys come from TWIN_API_KEYS (comma-separated) and are compared in constant time; the probes
 (/livez, /healthz, /readyz) stay open so an orchestrator can check the process without a key.
+Programs send `Authorization: Bearer <key>`; a browser signs in once on /login, which keeps the
+key in an HttpOnly, SameSite=Strict cookie (so other sites cannot make it post for the user).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from urllib.parse import quote
 
 from bento.settings import api_keys_from_env
 
-OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/login", "/static/app.css"})
+KEY_COOKIE = "twin_key"
 # The API takes JSON only. BentoML's own parser answers 500 to some other bodies (a multipart type
 # without a boundary, found by schemathesis), so they are refused here with 415.
 JSON_PATHS = frozenset({"/generate", "/search", "/feedback", "/v1/chat/completions"})
@@ -26,6 +30,22 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             return token.strip() if scheme.lower() == "bearer" else None
     return None
+
+
+def cookie_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, found = part.strip().partition("=")
+                if key == KEY_COOKIE:
+                    return found
+    return None
+
+
+def wants_page(scope) -> bool:
+    """A browser navigating (GET for HTML), which is sent to sign in rather than given a 401."""
+    accept = dict(scope["headers"]).get(b"accept", b"")
+    return scope["method"] == "GET" and b"text/html" in accept
 
 
 def media_type(headers: list[tuple[bytes, bytes]]) -> str:
@@ -52,10 +72,15 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.keys and scope["path"] not in OPEN_PATHS and not key_matches(bearer_token(scope["headers"]), self.keys):
-            await _reply(send, 401, "a valid API key is required: send `Authorization: Bearer <key>`",
-                         [(b"www-authenticate", b"Bearer")])
-            return
+        if self.keys and scope["path"] not in OPEN_PATHS:
+            token = bearer_token(scope["headers"]) or cookie_key(scope["headers"])
+            if not key_matches(token, self.keys):
+                if wants_page(scope):
+                    await _redirect(send, "/login?next=" + quote(scope["path"]))
+                else:
+                    await _reply(send, 401, "a valid API key is required: send `Authorization: Bearer <key>`",
+                                 [(b"www-authenticate", b"Bearer")])
+                return
         if scope["path"] in JSON_PATHS and scope["method"] == "POST" and media_type(scope["headers"]) != "application/json":
             await _reply(send, 415, "send the request body as JSON (Content-Type: application/json)")
             return
@@ -88,3 +113,9 @@ async def _reply(send, status: int, detail: str, headers: list[tuple[bytes, byte
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send, location: str) -> None:
+    await send({"type": "http.response.start", "status": 303,
+                "headers": [(b"location", location.encode()), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})

@@ -28,7 +28,7 @@ from bento.engine import Busy, NotReady
 from bento.generators import GenerationError
 from bento.links import LinkError
 from bento.prompt_log import UnknownTrace
-from bento.schemas import FeedbackRequest, GenerateRequest, SearchHit, SearchRequest, Source
+from bento.schemas import FeedbackRequest, GenerateRequest, SearchRequest, Source
 
 log = logging.getLogger("twin.grpc")
 
@@ -176,11 +176,8 @@ class TwinServicer(twin_pb2_grpc.TwinServicer):
     async def Search(self, request: twin_pb2.SearchRequest, context: grpc.aio.ServicerContext) -> twin_pb2.SearchReply:
         body = await self._request(request, SearchRequest, context, SEARCH)
 
-        def search() -> list[SearchHit]:
-            return [SearchHit.model_validate(result.as_dict()) for result in self._engine.search(body, SEARCH)]
-
-        hits = await self._call(context, SEARCH, search)
-        return twin_pb2.SearchReply(results=[twin_pb2.SearchHit(**_present(hit.model_dump())) for hit in hits])
+        hits = await self._call(context, SEARCH, self._engine.search, body, SEARCH)
+        return twin_pb2.SearchReply(results=[twin_pb2.SearchHit(**_present(hit.as_dict())) for hit in hits])
 
     async def Feedback(self, request: twin_pb2.FeedbackRequest,
                        context: grpc.aio.ServicerContext) -> twin_pb2.FeedbackReply:

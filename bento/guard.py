@@ -18,6 +18,8 @@ from bento.settings import api_keys_from_env
 
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/login", "/static/app.css"})
 KEY_COOKIE = "twin_key"
+# Export archives (a LinkedIn or Substack export) are far larger than any API request.
+UPLOAD_PATHS = frozenset({"/sources/upload"})
 # The API takes JSON only. BentoML's own parser answers 500 to some other bodies (a multipart type
 # without a boundary, found by schemathesis), so they are refused here with 415.
 JSON_PATHS = frozenset({"/generate", "/search", "/feedback", "/v1/chat/completions"})
@@ -63,10 +65,15 @@ def key_matches(token: str | None, keys: tuple[str, ...]) -> bool:
 
 
 class GuardMiddleware:
-    def __init__(self, app, keys: tuple[str, ...] | None = None, max_request_bytes: int | None = None) -> None:
+    def __init__(self, app, keys: tuple[str, ...] | None = None, max_request_bytes: int | None = None,
+                 max_upload_bytes: int | None = None) -> None:
+        from bento.ui.config_file import export_max_bytes
+
         self.app = app
         self.keys = api_keys_from_env() if keys is None else keys
         self.max_request_bytes = max_request_bytes or int(os.environ.get("TWIN_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES))
+        # The multipart envelope around an archive takes a little more than the archive itself.
+        self.max_upload_bytes = max_upload_bytes or export_max_bytes() + 64 * 1024
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -84,9 +91,10 @@ class GuardMiddleware:
         if scope["path"] in JSON_PATHS and scope["method"] == "POST" and media_type(scope["headers"]) != "application/json":
             await _reply(send, 415, "send the request body as JSON (Content-Type: application/json)")
             return
+        limit = self.max_upload_bytes if scope["path"] in UPLOAD_PATHS else self.max_request_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
-            await _reply(send, 413, f"the request body is over {self.max_request_bytes} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reply(send, 413, f"the request body is over {limit} bytes")
             return
         # Bodies without a length (chunked) are read here, up to the limit, and handed on whole.
         messages, size = [], 0
@@ -96,8 +104,8 @@ class GuardMiddleware:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.max_request_bytes:
-                await _reply(send, 413, f"the request body is over {self.max_request_bytes} bytes")
+            if size > limit:
+                await _reply(send, 413, f"the request body is over {limit} bytes")
                 return
             if not message.get("more_body", False):
                 break

@@ -37,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from twin_assets.collect.http import DEFAULT_USER_AGENT
+from twin_assets.collect.http import DEFAULT_USER_AGENT, CrawlFailure
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,10 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
-class LinkError(Exception):
-    """A link that could not be used. `kind` is a short stable code; the message never holds
-    userinfo or a query string. `url` is the URL given to `fetch` (userinfo removed)."""
-
-    def __init__(self, kind: str, message: str, url: str = "") -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.url = url
+class LinkError(CrawlFailure):
+    """A link that could not be used: like a source the collector could not collect, with a short
+    stable `kind`. The message never holds userinfo or a query string; `url` is the URL given to
+    `fetch` with any userinfo removed."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from twin_assets.features.retrieval import SearchResult
+
 Category = Literal["article", "post", "repository"]
 MAX_PROMPT_CHARS = 8_000
 MAX_LINKS = 5
@@ -61,18 +63,8 @@ class Draft(BaseModel):
     output_tokens: int = 0
 
 
-class SearchHit(BaseModel):
-    chunk_id: str
-    document_id: str
-    url: str
-    title: str | None
-    category: str
-    text: str
-    score: float
-
-
 class SearchResponse(BaseModel):
-    results: list[SearchHit]
+    results: list[SearchResult]  # the retrieval code's own result type: one definition of a hit
 
 
 class FeedbackRequest(_Strict):

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
 
@@ -29,10 +29,12 @@ from bento.links import LinkError
 from bento.prompt_log import UnknownTrace
 from bento.schemas import Category, Draft, FeedbackRequest, FeedbackResponse, GenerateRequest, SearchRequest, SearchResponse
 from bento.settings import LOOPBACK_HOST, ServingSettings
+from bento.ui import mount_ui
 
 log = logging.getLogger("twin.service")
 
 app = FastAPI(title="LLM Twin", description="Drafts in the author's voice, grounded in their own writing.")
+mount_ui(app)
 
 
 def sse(data: Any, event: str | None = None) -> str:
@@ -61,15 +63,39 @@ def error_status(exc: BaseException) -> tuple[int, str]:
 
 
 async def pieces_of(generation: Generation) -> AsyncIterator[str]:
-    """The generation's text pieces without blocking the event loop; closing early (a client that
-    went away) stops the model."""
-    iterator: Iterator[str] = iter(generation)
-    done = object()
+    """The generation's text without blocking the event loop: a thread writes, and each step
+    here sends whatever has come since the last, so a fast model is not slowed by one HTTP chunk
+    per token. Closing early (a client that went away) stops the model."""
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue = asyncio.Queue()
+    end = object()
+
+    def write() -> None:
+        try:
+            for piece in generation:
+                loop.call_soon_threadsafe(arrived.put_nowait, piece)
+        except BaseException as exc:  # raised in the reader, below
+            loop.call_soon_threadsafe(arrived.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(arrived.put_nowait, end)
+
+    writer = loop.run_in_executor(None, write)
     try:
-        while (piece := await asyncio.to_thread(next, iterator, done)) is not done:
-            yield piece
+        while True:
+            items = [await arrived.get()]
+            while not arrived.empty():
+                items.append(arrived.get_nowait())
+            text = "".join(item for item in items if isinstance(item, str))
+            if text:
+                yield text
+            for item in items:
+                if isinstance(item, BaseException):
+                    raise item
+            if items[-1] is end:
+                return
     finally:
         generation.close()
+        await writer
 
 
 class ChatMessage(BaseModel):
@@ -136,6 +162,7 @@ class TwinService:
             log.warning("no TWIN_API_KEYS set: the twin answers anyone who can reach %s", self.settings.host)
         self.engine = TwinEngine(self.settings)
         self.engine.start()
+        app.state.engine, app.state.settings = self.engine, self.settings  # what the web UI's pages use
         self.grpc = GrpcServer(self.engine, self.settings)
         self.grpc_port = self.grpc.start()
         log.info("gRPC on %s:%s", self.settings.host, self.grpc_port)
@@ -175,7 +202,8 @@ class TwinService:
             status, message = error_status(exc)
             yield sse({"trace_id": generation.trace_id, "status": int(status), "detail": message}, "error")
             return
-        yield sse({"trace_id": generation.trace_id, "text": generation.text}, "done")
+        yield sse({"trace_id": generation.trace_id, "text": generation.text, "input_tokens": generation.input_tokens,
+                   "output_tokens": generation.output_tokens}, "done")
 
     @app.post("/v1/chat/completions", summary="OpenAI-compatible chat completions, answered by the twin")
     async def chat_completions(self, request: ChatCompletionRequest):
@@ -215,7 +243,7 @@ class TwinService:
             results = self.engine.search(SearchRequest(query=query, k=k, author=author, category=category), "http:/search")
         except Exception as exc:
             raise self._bentoml_error(exc) from None
-        return SearchResponse(results=[r.as_dict() for r in results])
+        return SearchResponse(results=results)
 
     @bentoml.api(route="/feedback")
     def feedback(

@@ -8,22 +8,117 @@ import sys
 
 
 def _collect(args: argparse.Namespace) -> int:
-    import dagster as dg
+    """Runs the `collect` job in the Dagster instance under TWIN_HOME. With --json, stdout carries one
+    JSON object per line as the run goes (the web UI reads them): `preparing`, `started` (run id,
+    authors), `step` (started, succeeded, failed), one `table` per raw table and `errors` for
+    crawl_errors as each is materialized, a `check` per asset check, and last `done` (success, status,
+    tables, errors by kind, checks)."""
+    import json
+    import threading
+    import time
+    import uuid
 
-    from twin_assets.definitions import defs
-    from twin_assets.settings import config_path, dagster_home, load_config
+    def emit(event: str, **fields) -> None:
+        if args.json:
+            print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
-    config = load_config(config_path())
-    for author_id in args.author or []:
-        config.author(author_id)  # an unknown id fails here, before a run is started
-    os.environ["DAGSTER_HOME"] = str(dagster_home())  # the instance the UI shows, under TWIN_HOME
-    instance = dg.DagsterInstance.get()
+    emit("preparing", authors=args.author or [])
+    try:
+        import dagster as dg
+
+        from twin_assets.definitions import defs
+        from twin_assets.settings import config_path, dagster_home, load_config
+
+        config = load_config(config_path())
+        for author_id in args.author or []:
+            config.author(author_id)  # an unknown id fails here, before a run is started
+        os.environ["DAGSTER_HOME"] = str(dagster_home())  # the instance the UI shows, under TWIN_HOME
+        instance = dg.DagsterInstance.get()
+    except Exception as exc:
+        emit("done", success=False, status="failed", error=str(exc))
+        raise
     run_config = {"ops": {"raw_collection": {"config": {"authors": args.author or []}}}}
-    result = defs.get_job_def("collect").execute_in_process(run_config=run_config, instance=instance)
-    for materialization in result.asset_materializations_for_node("raw_collection"):
-        rows = materialization.metadata.get("dagster/row_count")
-        print(f"{materialization.asset_key.to_user_string():<18} rows={rows.value if rows else '?'}")
-    return 0 if result.success else 1
+    if not args.json:
+        result = defs.get_job_def("collect").execute_in_process(run_config=run_config, instance=instance)
+        for materialization in result.asset_materializations_for_node("raw_collection"):
+            rows = materialization.metadata.get("dagster/row_count")
+            print(f"{materialization.asset_key.to_user_string():<18} rows={rows.value if rows else '?'}")
+        return 0 if result.success else 1
+
+    run_id = str(uuid.uuid4())
+    emit("started", run_id=run_id, authors=args.author or [author.id for author in config.authors])
+    finished = threading.Event()
+    tables: dict[str, dict] = {}
+    errors: dict = {}
+    checks: list[dict] = []
+
+    def plain(metadata, *names: str) -> dict:
+        return {name.removeprefix("dagster/"): getattr(metadata[name], "value", metadata[name])
+                for name in names if name in metadata}
+
+    def report(record) -> None:
+        event = record.event_log_entry.dagster_event
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            emit("step", step=event.step_key, status="started")
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            failure = event.step_failure_data.error.message.strip() if kind == "STEP_FAILURE" and event.step_failure_data.error else None
+            emit("step", step=event.step_key, status="succeeded" if kind == "STEP_SUCCESS" else "failed", error=failure)
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            name, metadata = materialization.asset_key.to_user_string(), materialization.metadata
+            if "errors_by_kind_this_run" in metadata:
+                errors.update(table=name, **plain(metadata, "dagster/row_count", "failed_this_run", "cleared",
+                                                  "errors_by_kind_this_run", "by_source_kind", "skipped_files"))
+                emit("errors", **errors)
+            else:
+                tables[name] = plain(metadata, "dagster/row_count", "inserted", "updated", "unchanged", "removed",
+                                     "delta_version")
+                emit("table", table=name, **tables[name])
+        elif kind == "ASSET_CHECK_EVALUATION":
+            check = event.event_specific_data
+            checks.append({"asset": check.asset_key.to_user_string(), "check": check.check_name, "passed": check.passed})
+            emit("check", **checks[-1])
+
+    def follow() -> None:
+        # The run writes its events to the instance as it goes; read them back here and pass them on.
+        wanted = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
+                  dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+        cursor = None
+        while True:
+            last = finished.is_set()
+            try:
+                while True:
+                    page = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
+                    for record in page.records:
+                        report(record)
+                    cursor = page.cursor
+                    if not page.has_more:
+                        break
+            except Exception:  # the run has not been stored yet, or the store is busy: try again shortly
+                pass
+            if last:
+                return
+            finished.wait(0.5)
+
+    follower = threading.Thread(target=follow, name="collect-events", daemon=True)
+    follower.start()
+    started = time.monotonic()
+    try:
+        result = defs.get_job_def("collect").execute_in_process(
+            run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False)
+        success, error = result.success, None
+        if not success:
+            failures = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE", "RUN_FAILURE")]
+            error = next((f.message for f in failures if f.message), "the run failed")
+    except Exception as exc:
+        success, error = False, f"{type(exc).__name__}: {exc}"
+    finished.set()
+    follower.join()
+    emit("done", success=success, status="succeeded" if success else "failed", run_id=run_id, tables=tables,
+         errors_by_kind=errors.get("errors_by_kind_this_run", {}), checks=checks, error=error,
+         seconds=round(time.monotonic() - started, 1))
+    return 0 if success else 1
 
 
 def _forget(args: argparse.Namespace) -> int:
@@ -78,7 +173,7 @@ def _search_results(args: argparse.Namespace) -> list[dict] | None:
     url = _service_url(args)
     if url:
         with _client(url) as client:
-            return [hit.model_dump() for hit in client.search(args.query, args.k, args.author, args.category).results]
+            return [hit.as_dict() for hit in client.search(args.query, args.k, args.author, args.category).results]
     from twin_assets.features.embedding import Embedder
     from twin_assets.features.index import open_index
     from twin_assets.features.retrieval import Retriever
@@ -218,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     collect = commands.add_parser("collect", help="collect every author's sources now, or only the named authors")
     collect.add_argument("--author", action="append", metavar="ID", help="an author id from twin.yaml (repeatable)")
+    collect.add_argument("--json", action="store_true",
+                         help="print progress and the outcome as JSON lines (preparing, started, step, table, errors, done)")
     collect.set_defaults(handler=_collect)
     forget = commands.add_parser("forget", help="remove everything collected from one author from the raw tables")
     forget.add_argument("--author", required=True, metavar="ID", help="the author id whose rows leave the lake")

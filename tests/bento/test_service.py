@@ -99,6 +99,7 @@ def test_generate_streams_a_start_event_text_pieces_and_a_done_event(served):
     pieces = [e.data["text"] for e in events[1:-1]]
     assert pieces and all(e.name == "message" for e in events[1:-1])
     assert "".join(pieces).strip() == events[-1].data["text"]
+    assert events[-1].data["output_tokens"] >= len(pieces) and events[-1].data["input_tokens"] > 0
 
 
 def test_search_answers_the_twin_search_json_shape(served):

@@ -16,6 +16,9 @@ from typing import Protocol
 from training.prompts import chat_messages, prompt_text
 
 TOP_P = 0.95
+# Small models fall into loops ("You have to make a point ..." over and over) on long drafts.
+REPETITION_PENALTY = 1.05
+NO_REPEAT_NGRAM = 6  # no six-word run twice in one draft
 
 
 class GenerationError(RuntimeError):
@@ -105,6 +108,7 @@ class TransformersGenerator:
         )
         if sample:
             kwargs.update(temperature=sampling.temperature, top_p=TOP_P)
+        kwargs.update(repetition_penalty=REPETITION_PENALTY, no_repeat_ngram_size=NO_REPEAT_NGRAM)
         failure: list[BaseException] = []
 
         def run() -> None:

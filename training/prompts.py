@@ -32,17 +32,20 @@ def prompt_text(tokenizer: Any, instruction: str) -> str:
     return alpaca_prompt(instruction)
 
 
-CONTEXT_HEADER = "Passages from your own earlier writing, to draw on where they help:"
+CONTEXT_HEADER = "Some of your earlier writing on this:"
 LINK_HEADER = "Notes from pages the request links to (not your writing; use them as facts):"
+CONTEXT_BREAK = "\n\n---\n\n"
 
 
 def grounded_instruction(instruction: str, passages: list[str], link_notes: list[str] = ()) -> str:
-    """The instruction with retrieved context after it: the author's own passages, numbered as
-    the draft's sources are, and notes from linked pages. With no context it is the instruction
-    itself, exactly as in training."""
-    parts = [instruction.strip()]
+    """The instruction after the retrieved context: the author's own passages (unnumbered: a small
+    model copies numbering into its answer) and notes from linked pages. The instruction comes
+    last, so the model answers it rather than continuing the context. With no context it is the
+    instruction itself, exactly as in training."""
+    parts = []
     if passages:
-        parts.append(CONTEXT_HEADER + "\n" + "\n\n".join(f"[{n}] {p.strip()}" for n, p in enumerate(passages, 1)))
+        parts.append(CONTEXT_HEADER + "\n\n" + CONTEXT_BREAK.join(p.strip() for p in passages))
     if link_notes:
-        parts.append(LINK_HEADER + "\n" + "\n\n".join(f"- {note.strip()}" for note in link_notes))
-    return "\n\n".join(parts)
+        parts.append(LINK_HEADER + "\n\n" + CONTEXT_BREAK.join(note.strip() for note in link_notes))
+    parts.append(instruction.strip())
+    return CONTEXT_BREAK.join(parts)

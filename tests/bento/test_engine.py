@@ -93,9 +93,11 @@ def test_refused_links_and_bad_requests_fail_before_a_slot_is_taken_and_are_logg
     assert "blocked_address" in errors
 
 
-def test_the_grounded_prompt_carries_the_authors_passages_in_retrieval_order(engine):
+def test_the_grounded_prompt_carries_the_authors_passages_in_retrieval_order_then_the_request(engine):
     context = engine.context(GenerateRequest(prompt="Write about dashboards and reruns", k=2))
     instruction = context.instruction("Write about dashboards and reruns")
-    assert instruction.startswith("Write about dashboards and reruns\n\nPassages from your own earlier writing")
+    assert instruction.startswith("Some of your earlier writing on this:\n\n" + context.passages[0].text.strip()[:40])
+    assert instruction.endswith("---\n\nWrite about dashboards and reruns")
+    positions = [instruction.index(p.text.strip()[:40]) for p in context.passages]
+    assert positions == sorted(positions) and len(positions) == 2
     assert [s.url for s in context.sources()] == [p.url for p in context.passages]
-    assert "[1] " + context.passages[0].text.strip()[:40] in instruction

@@ -80,10 +80,13 @@
       about.className = "muted";
       const where = source.kind === "link" ? "a page you linked" : "the author's writing";
       about.textContent = ` · ${where} · relevance ${Number(source.score).toFixed(2)}`;
-      const url = document.createElement("span");
-      url.className = "muted small url";
-      url.textContent = source.url;
-      item.append(link, about, document.createElement("br"), url);
+      item.append(link, about);
+      if (source.title) {  // an untitled post is already named by its URL
+        const url = document.createElement("span");
+        url.className = "muted small url";
+        url.textContent = source.url;
+        item.append(document.createElement("br"), url);
+      }
       sources.append(item);
     }
     if (!list.length) {

@@ -1,7 +1,6 @@
 """The real service (`bentoml serve`) on 127.0.0.1 with the tiny model: every endpoint, streaming,
 auth, links, bad input, prompt logs, and a hot swap under 16 concurrent clients."""
 
-import http.server
 import json
 import os
 import subprocess
@@ -24,31 +23,6 @@ from twin_assets.lake import Lake
 from twin_assets.lake.tables import PROMPT_LOGS
 
 API_KEY = "test-key-1"
-LINKED_PAGE = (
-    "<html><head><title>Release notes</title></head><body><article><h1>Release notes</h1>"
-    "<p>Version 2 of the scheduler retries failed partitions on its own and keeps a history of every retry.</p>"
-    "<p>Backfills now run in priority order, so the freshest partitions land first.</p></article></body></html>"
-)
-
-
-@pytest.fixture(scope="module")
-def page_server():
-    class Page(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):  # noqa: N802
-            body = LINKED_PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/notes"
-    server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +86,12 @@ def test_search_answers_the_twin_search_json_shape(served):
     assert first["document_id"] == "https://jane.example/idempotency"
 
 
-def test_links_add_knowledge_and_unsafe_links_are_refused(served, page_server):
+def test_links_add_knowledge_and_unsafe_links_are_refused(served, linked_page):
     service, _ = served
     with TwinClient(service.url, API_KEY) as client:
-        draft = client.generate(GenerateRequest(prompt="Write a post about the scheduler release", links=[page_server],
+        draft = client.generate(GenerateRequest(prompt="Write a post about the scheduler release", links=[linked_page],
                                                 max_new_tokens=8))
-        assert [s.url for s in draft.sources if s.kind == "link"] == [page_server]
+        assert [s.url for s in draft.sources if s.kind == "link"] == [linked_page]
         assert next(s for s in draft.sources if s.kind == "link").document_id is None
         with service.client() as raw:
             for unsafe in ("http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "http://10.1.2.3/"):

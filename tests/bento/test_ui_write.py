@@ -4,9 +4,7 @@ edited and accepted (the edit lands on its prompt log row and makes a feedback p
 turned down with a reason; bad requests show their error; everything works from the keyboard."""
 
 import contextlib
-import http.server
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +19,6 @@ from twin_assets.lake import Lake
 from twin_assets.lake.tables import PROMPT_LOGS
 
 API_KEY = "ui-key"
-LINKED_PAGE = (
-    "<html><head><title>Scheduler release notes</title></head><body><article><h1>Scheduler release notes</h1>"
-    "<p>Version 2 of the scheduler retries failed partitions on its own and keeps a history of every retry.</p>"
-    "<p>Backfills now run in priority order, so the freshest partitions land first.</p></article></body></html>"
-)
 PROMPT = "Write a LinkedIn post about when a team should build a dashboard, and the new scheduler"
 # What the page measured for the tiny model, reported at the end of the module (-s shows it).
 TIMINGS: list[tuple[str, dict]] = []
@@ -66,26 +59,6 @@ def served(tmp_path_factory, tiny_base_model):
         print("\nWrite page timings (tiny model, in the browser): "
               + "; ".join(f"{what}: first token {d['ttft']} ms, full draft {d['total']} ms ({d['pieces']} pieces, "
                           f"{len(d['text'])} characters)" for what, d in TIMINGS))
-
-
-@pytest.fixture(scope="module")
-def linked_page():
-    class Page(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):  # noqa: N802
-            body = LINKED_PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/release-notes"
-    server.shutdown()
 
 
 # Records every change of the draft: its length, and whether the first-token and total times were set yet.

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -112,3 +114,18 @@ class RunningService:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+@contextmanager
+def serving(home: Path, base_model: Path, versions: tuple[str, ...] = ("first",), **env: str) -> Iterator[RunningService]:
+    """The index built in `home`, `versions` registered (the first promoted, the rest candidates),
+    and the real service running on it until the block ends."""
+    build_index(home, Embedder(EMBEDDING_MODEL))
+    for n, name in enumerate(versions):
+        register_model(home, base_model, name, promote_it=n == 0)
+    service = RunningService(home, base_model, home / "service.log", **env)
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()

@@ -17,8 +17,7 @@ from bento.client import TwinClient
 from bento.engine import TwinEngine
 from bento.schemas import GenerateRequest
 from bento.settings import ServingSettings
-from tests.bento.serving import AUTHOR, EMBEDDING_MODEL, RunningService, build_index, register_model
-from twin_assets.features.embedding import Embedder
+from tests.bento.serving import AUTHOR, EMBEDDING_MODEL, register_model, serving
 from twin_assets.lake import Lake
 from twin_assets.lake.tables import PROMPT_LOGS
 
@@ -28,14 +27,8 @@ API_KEY = "test-key-1"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_base_model):
     home = tmp_path_factory.mktemp("serving-home")
-    build_index(home, Embedder(EMBEDDING_MODEL))
-    register_model(home, tiny_base_model, "first")
-    service = RunningService(home, tiny_base_model, home / "service.log", TWIN_API_KEYS=f"{API_KEY},second-key")
-    try:
-        service.wait_ready()
+    with serving(home, tiny_base_model, TWIN_API_KEYS=f"{API_KEY},second-key") as service:
         yield service, home
-    finally:
-        service.stop()
 
 
 def test_probes_are_open_and_everything_else_needs_a_key(served):

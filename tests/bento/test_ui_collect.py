@@ -11,8 +11,7 @@ import pytest
 from bento.ui.collect import collect_environment, dagster_url
 from bento.ui.dashboards import collection_outcome, stages
 from tests.bento.browser import needs_chromium, open_page, screenshot
-from tests.bento.serving import AUTHOR, EMBEDDING_MODEL, REPO_ROOT, RunningService, build_index
-from twin_assets.features.embedding import Embedder
+from tests.bento.serving import AUTHOR, REPO_ROOT, serving
 
 API_KEY = "ui-key"
 DAGSTER_URL = "http://dagster.example:3000"
@@ -101,14 +100,9 @@ def test_the_command_gets_the_services_home_and_no_dagster_home(monkeypatch):
 def served(tmp_path_factory, tiny_base_model):
     home = tmp_path_factory.mktemp("collect-home")
     config = jane_config(tmp_path_factory.mktemp("collect-config"))
-    build_index(home, Embedder(EMBEDDING_MODEL))
-    service = RunningService(home, tiny_base_model, home / "service.log", TWIN_CONFIG=str(config),
-                             TWIN_API_KEYS=API_KEY, TWIN_DAGSTER_URL=DAGSTER_URL)
-    try:
-        service.wait_ready()
+    with serving(home, tiny_base_model, (), TWIN_CONFIG=str(config), TWIN_API_KEYS=API_KEY,
+                 TWIN_DAGSTER_URL=DAGSTER_URL) as service:
         yield service, home
-    finally:
-        service.stop()
 
 
 def _wait_until_done(page) -> str:

@@ -11,8 +11,7 @@ import pytest
 
 from bento.ui.dashboards import authors_evaluations, comparison, comparison_charts, latest_scores, lineage
 from tests.bento.browser import needs_chromium, open_page, screenshot
-from tests.bento.serving import AUTHOR, EMBEDDING_MODEL, RunningService, build_index, register_model
-from twin_assets.features.embedding import Embedder
+from tests.bento.serving import AUTHOR, serving
 from twin_assets.lake import MODEL_EVALUATION, Lake
 from twin_assets.models.evaluation import evaluation_frame, row
 from twin_assets.models.registry import PRODUCTION, get_version_by_alias, production_history
@@ -102,16 +101,9 @@ def test_one_bar_chart_per_metric_and_the_lineage_of_each_version():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_base_model):
     home = tmp_path_factory.mktemp("models-home")
-    build_index(home, Embedder(EMBEDDING_MODEL))
-    register_model(home, tiny_base_model, "first")
-    register_model(home, tiny_base_model, "second", promote_it=False)
     Lake(str(home)).upsert(MODEL_EVALUATION, hand_written_evaluations())
-    service = RunningService(home, tiny_base_model, home / "service.log", TWIN_API_KEYS=API_KEY)
-    try:
-        service.wait_ready()
+    with serving(home, tiny_base_model, ("first", "second"), TWIN_API_KEYS=API_KEY) as service:
         yield service, home
-    finally:
-        service.stop()
 
 
 def production(home) -> int:

@@ -11,8 +11,7 @@ import pytest
 from bento.ui.dashboards import chart_series, hourly_rows, live_metrics, monitoring_charts, summary
 from bento.ui.monitoring import last_written, stored_window
 from tests.bento.browser import needs_chromium, open_page, screenshot
-from tests.bento.serving import EMBEDDING_MODEL, RunningService, build_index, register_model
-from twin_assets.features.embedding import Embedder
+from tests.bento.serving import serving
 from twin_assets.lake import PROMPT_LOGS, PROMPT_METRICS, Lake
 from twin_assets.monitoring.metrics import bucket_id
 
@@ -96,14 +95,8 @@ def test_the_stored_table_is_shown_from_its_latest_hour_and_says_when_it_was_wri
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_base_model):
     home = tmp_path_factory.mktemp("monitoring-home")
-    build_index(home, Embedder(EMBEDDING_MODEL))
-    register_model(home, tiny_base_model, "first")
-    service = RunningService(home, tiny_base_model, home / "service.log", TWIN_API_KEYS=API_KEY)
-    try:
-        service.wait_ready()
+    with serving(home, tiny_base_model, TWIN_API_KEYS=API_KEY) as service:
         yield service, home
-    finally:
-        service.stop()
 
 
 @needs_chromium

@@ -13,8 +13,7 @@ import polars as pl
 import pytest
 
 from tests.bento.browser import needs_chromium, open_page, screenshot
-from tests.bento.serving import EMBEDDING_MODEL, REPO_ROOT, RunningService, build_index, register_model
-from twin_assets.features.embedding import Embedder
+from tests.bento.serving import REPO_ROOT, RunningService, serving
 from twin_assets.lake import Lake
 from twin_assets.lake.tables import PROMPT_LOGS
 
@@ -41,14 +40,8 @@ def ui_service(tmp_path_factory, base_model: Path, name: str) -> Iterator[tuple[
     a twin.yaml of its own in a separate folder (so its history and exports are the test's)."""
     home = tmp_path_factory.mktemp(f"{name}-home")
     config = demo_config(tmp_path_factory.mktemp(f"{name}-config"))
-    build_index(home, Embedder(EMBEDDING_MODEL))
-    register_model(home, base_model, "first")
-    service = RunningService(home, base_model, home / "service.log", TWIN_CONFIG=str(config), TWIN_API_KEYS=API_KEY)
-    try:
-        service.wait_ready()
+    with serving(home, base_model, TWIN_CONFIG=str(config), TWIN_API_KEYS=API_KEY) as service:
         yield service, home, config
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")

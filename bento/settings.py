@@ -64,6 +64,7 @@ class ServingSettings(BaseModel):
     vector_backend: str = "lancedb"
     weaviate_url: str = ""
     embedding_model: str = "all-MiniLM-L6-v2"
+    dagster_url: str = "http://127.0.0.1:3000"  # the Dagster UI, for the web UI's links to runs
 
     @model_validator(mode="after")
     def _coherent(self) -> ServingSettings:
@@ -89,7 +90,8 @@ class ServingSettings(BaseModel):
     @classmethod
     def from_env(cls, **overrides) -> ServingSettings:
         env = os.environ
-        author = env.get("TWIN_AUTHOR") or load_config(config_path()).sole_author("choose one with TWIN_AUTHOR").id
+        author = (overrides.get("author") or env.get("TWIN_AUTHOR")
+                  or load_config(config_path()).sole_author("choose one with TWIN_AUTHOR").id)
         values = {
             "home": twin_home(), "author": author, "base_model": base_model_name(),
             "host": env.get("TWIN_SERVE_HOST", LOOPBACK_HOST),
@@ -104,5 +106,6 @@ class ServingSettings(BaseModel):
             "swap_poll_s": float(env.get("TWIN_SWAP_POLL_S", 5)),
             "vector_backend": vector_backend(), "weaviate_url": env.get("WEAVIATE_URL", ""),
             "embedding_model": embedding_model(),
+            "dagster_url": env.get("TWIN_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
         }
         return cls(**{**values, **overrides})

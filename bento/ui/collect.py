@@ -32,15 +32,6 @@ router = APIRouter()
 log = logging.getLogger("twin.ui.collect")
 
 ALL_AUTHORS = "all"
-DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
-
-
-def dagster_url(settings: Any = None) -> str:
-    """TWIN_DAGSTER_URL: where the Dagster UI answers, for links to a run (default http://127.0.0.1:3000)."""
-    configured = getattr(settings, "dagster_url", None) or os.environ.get("TWIN_DAGSTER_URL") or DEFAULT_DAGSTER_URL
-    return configured.rstrip("/")
-
-
 class AlreadyRunning(RuntimeError):
     pass
 
@@ -174,12 +165,12 @@ def configured_authors() -> tuple[list[tuple[str, str]], str | None]:
 def _page(request: Request, status_code: int = 200, message: str | None = None, selected: str | None = None):
     authors, config_error = configured_authors()
     latest = collections(request).latest
-    snapshot = latest.snapshot(dagster_url(request.app.state.settings)) if latest is not None else None
+    snapshot = latest.snapshot(request.app.state.settings.dagster_url) if latest is not None else None
     served = request.app.state.settings.author
     if selected is None:
         selected = latest.author if latest is not None else (served if served in dict(authors) else ALL_AUTHORS)
     return render(request, "collect.html", status_code=status_code, authors=authors, config_error=config_error,
-                  collection=snapshot, message=message, selected=selected, dagster=dagster_url(request.app.state.settings))
+                  collection=snapshot, message=message, selected=selected, dagster=request.app.state.settings.dagster_url)
 
 
 @router.get("/collect", include_in_schema=False)
@@ -207,4 +198,4 @@ def collection_status(request: Request) -> JSONResponse:
     latest = collections(request).latest
     if latest is None:
         return JSONResponse({"status": "idle"})
-    return JSONResponse(latest.snapshot(dagster_url(request.app.state.settings)))
+    return JSONResponse(latest.snapshot(request.app.state.settings.dagster_url))

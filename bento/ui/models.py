@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from bento.ui import render
-from bento.ui.collect import dagster_url
 from bento.ui.dashboards import comparison, comparison_charts, lineage
 
 router = APIRouter()
@@ -75,7 +74,7 @@ def _page(request: Request, status_code: int = 200, error: str | None = None, no
     return render(
         request, "models.html", status_code=status_code, registry=registry, serving=serving, table=table,
         charts=comparison_charts(table), lineage=lineage(table.columns), error=error, notice=notice, confirm=confirm,
-        dagster=dagster_url(settings),
+        dagster=settings.dagster_url,
     )
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bento.ui.collect import collect_environment, dagster_url
+from bento.settings import ServingSettings
+from bento.ui.collect import collect_environment
 from bento.ui.dashboards import collection_outcome, stages
 from tests.bento.browser import needs_chromium, open_page, screenshot
 from tests.bento.serving import AUTHOR, REPO_ROOT, serving
@@ -89,9 +90,9 @@ def test_the_command_gets_the_services_home_and_no_dagster_home(monkeypatch):
     assert env["TWIN_HOME"] == "/data/twin" and env["TWIN_CONFIG"] == "/configs/twin.yaml"
     assert "DAGSTER_HOME" not in env
     monkeypatch.delenv("TWIN_DAGSTER_URL", raising=False)
-    assert dagster_url() == "http://127.0.0.1:3000"
+    assert ServingSettings.from_env(author="jane").dagster_url == "http://127.0.0.1:3000"
     monkeypatch.setenv("TWIN_DAGSTER_URL", "https://dagster.example/")
-    assert dagster_url() == "https://dagster.example"
+    assert ServingSettings.from_env(author="jane").dagster_url == "https://dagster.example"  # run links append /runs/<id>
 
 
 # --- the page, in a browser ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fixtures every serving test module shares. One Chromium for the whole session: a fixture
+"""Fixtures every serving test module shares. One Chromium for all of tests/bento: a fixture
 defined here is one fixture for every module (imported into several modules it would be several,
 and a second sync Playwright cannot start while the first runs)."""
 
@@ -11,7 +11,9 @@ import pytest
 from tests.bento.browser import CHROMIUM, CHROMIUM_ARGS
 
 
-@pytest.fixture(scope="session")
+# Package scope: while Playwright's sync API runs, its event loop is this thread's running loop, so
+# the browser must be gone before tests elsewhere call asyncio.run.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator:
     from playwright.sync_api import sync_playwright
 

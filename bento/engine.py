@@ -285,8 +285,8 @@ class TwinEngine:
     def _retrieve(self, query: str, k: int, author: str, category: str | None) -> list[SearchResult]:
         if self._retriever is None:
             raise NotReady(self.load_error or "the vector index is still loading")
-        if k == 0 or self._retriever.index.count() == 0:
-            return []
+        if k == 0:
+            return []  # an empty index answers a search with no hits: no count on every request
         return self._retriever.search(query, k, author, category)
 
     def _link_notes(self, query: str, links: list[str]) -> list[tuple[str, str | None, str, float]]:

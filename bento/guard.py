@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from urllib.parse import quote
 
-from bento.settings import api_keys_from_env
+from bento.settings import api_keys_from_env, transport_from_env
 
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/login", "/static/app.css"})
 KEY_COOKIE = "twin_key"
@@ -23,7 +22,6 @@ UPLOAD_PATHS = frozenset({"/sources/upload"})
 # The API takes JSON only. BentoML's own parser answers 500 to some other bodies (a multipart type
 # without a boundary, found by schemathesis), so they are refused here with 415.
 JSON_PATHS = frozenset({"/generate", "/search", "/feedback", "/v1/chat/completions"})
-DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -71,7 +69,7 @@ class GuardMiddleware:
 
         self.app = app
         self.keys = api_keys_from_env() if keys is None else keys
-        self.max_request_bytes = max_request_bytes or int(os.environ.get("TWIN_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES))
+        self.max_request_bytes = max_request_bytes or transport_from_env()["max_request_bytes"]
         # The multipart envelope around an archive takes a little more than the archive itself.
         self.max_upload_bytes = max_upload_bytes or export_max_bytes() + 64 * 1024
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -28,7 +27,7 @@ from bento.guard import GuardMiddleware
 from bento.links import LinkError
 from bento.prompt_log import UnknownTrace
 from bento.schemas import Category, Draft, FeedbackRequest, FeedbackResponse, GenerateRequest, SearchRequest, SearchResponse
-from bento.settings import LOOPBACK_HOST, ServingSettings
+from bento.settings import ServingSettings, transport_from_env
 from bento.ui import mount_ui
 
 log = logging.getLogger("twin.service")
@@ -139,16 +138,14 @@ def completion_chunk(trace_id: str, created: int, model: str, delta: dict, finis
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
-def _http_settings() -> dict:
-    return {"host": os.environ.get("TWIN_SERVE_HOST", LOOPBACK_HOST), "port": int(os.environ.get("TWIN_HTTP_PORT", 8000))}
+TRANSPORT = transport_from_env()
 
 
 @bentoml.service(
     name="llm_twin",
-    http=_http_settings(),
+    http={"host": TRANSPORT["host"], "port": TRANSPORT["http_port"]},
     # The engine refuses past its own slots with 429 first; this bound also covers /search and the UI.
-    traffic={"timeout": float(os.environ.get("TWIN_REQUEST_TIMEOUT_S", 300)),
-             "max_concurrency": 2 * int(os.environ.get("TWIN_MAX_CONCURRENCY", 16))},
+    traffic={"timeout": TRANSPORT["request_timeout_s"], "max_concurrency": 2 * TRANSPORT["max_concurrency"]},
     workers=1,  # one engine holds the model; the gRPC server shares it in this process
     endpoints={"livez": "/livez", "readyz": "/readyz"},
 )

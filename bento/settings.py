@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -94,18 +94,27 @@ class ServingSettings(BaseModel):
                   or load_config(config_path()).sole_author("choose one with TWIN_AUTHOR").id)
         values = {
             "home": twin_home(), "author": author, "base_model": base_model_name(),
-            "host": env.get("TWIN_SERVE_HOST", LOOPBACK_HOST),
-            "http_port": int(env.get("TWIN_HTTP_PORT", 8000)), "grpc_port": int(env.get("TWIN_GRPC_PORT", 50051)),
+            **transport_from_env(), "grpc_port": int(env.get("TWIN_GRPC_PORT", 50051)),
             "api_keys": api_keys_from_env(),
             "engine": env.get("TWIN_ENGINE", "transformers"),
             "engine_base_url": env.get("TWIN_ENGINE_BASE_URL", ""), "engine_model": env.get("TWIN_ENGINE_MODEL", ""),
             "engine_api_key": env.get("TWIN_ENGINE_API_KEY") or None,
-            "max_concurrency": int(env.get("TWIN_MAX_CONCURRENCY", 16)),
-            "request_timeout_s": float(env.get("TWIN_REQUEST_TIMEOUT_S", 300)),
-            "max_request_bytes": int(env.get("TWIN_MAX_REQUEST_BYTES", 1_000_000)),
             "swap_poll_s": float(env.get("TWIN_SWAP_POLL_S", 5)),
             "vector_backend": vector_backend(), "weaviate_url": env.get("WEAVIATE_URL", ""),
             "embedding_model": embedding_model(),
             "dagster_url": env.get("TWIN_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
         }
         return cls(**{**values, **overrides})
+
+
+def transport_from_env() -> dict[str, Any]:
+    """The settings the HTTP layer needs before the engine exists (BentoML takes them when the
+    service class is defined, the guard when the app is built), read without any config file."""
+    env, default = os.environ, {name: field.default for name, field in ServingSettings.model_fields.items()}
+    return {
+        "host": env.get("TWIN_SERVE_HOST", default["host"]),
+        "http_port": int(env.get("TWIN_HTTP_PORT", default["http_port"])),
+        "max_concurrency": int(env.get("TWIN_MAX_CONCURRENCY", default["max_concurrency"])),
+        "request_timeout_s": float(env.get("TWIN_REQUEST_TIMEOUT_S", default["request_timeout_s"])),
+        "max_request_bytes": int(env.get("TWIN_MAX_REQUEST_BYTES", default["max_request_bytes"])),
+    }

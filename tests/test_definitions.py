@@ -13,7 +13,7 @@ from twin_assets.resources import TwinConfigResource
 
 HEAVY = (
     "torch", "transformers", "sentence_transformers", "peft", "trl", "mlflow", "neptune", "bentoml", "great_expectations",
-    "lancedb", "weaviate",
+    "lancedb", "weaviate", "matplotlib",
 )
 BIN = Path(sys.executable).parent
 

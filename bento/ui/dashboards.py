@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from twin_assets.models.evaluation import HIGHER_IS_BETTER
-from twin_assets.models.plots import bar_chart_svg, line_chart_svg
+from twin_assets.models.evaluation import HIGHER_IS_BETTER, is_style_metric
+from twin_assets.models.plots import grouped_bars, inline_svg, line_chart
 from twin_assets.monitoring.metrics import INPUT_COLUMNS, hourly_metrics, window_start
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +188,8 @@ def comparison(versions: Sequence[Any], production: int | None, evaluations: pl.
     values: dict[tuple[str, str], dict[str, float]] = {}
     shared = []
     for r in latest.iter_rows(named=True) if not latest.is_empty() else ():
+        if is_style_metric(r["metric"]):
+            continue  # the single style_profile_distance row stands for the profile here
         if r["role"] in SHARED_ROLES:
             shared.append((r["metric"], r["category"], r["value"]))
         else:
@@ -217,7 +219,7 @@ def comparison_charts(table: Comparison) -> list[tuple[str, str]]:
         if groups:
             better = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
             title = f"{metric} ({better} is better)"
-            charts.append((title, bar_chart_svg(groups, title)))
+            charts.append((title, inline_svg(grouped_bars(groups, title, metric))))
     return charts
 
 
@@ -319,5 +321,5 @@ def monitoring_charts(metrics: pl.DataFrame, now: datetime | None = None, hours:
     for title, unit, columns in MONITORING_CHARTS:
         series = chart_series(metrics, columns, latest, hours)
         if series:
-            charts.append((title, line_chart_svg(series, title, x_label, unit)))
+            charts.append((title, inline_svg(line_chart(series, title, x_label, unit))))
     return charts

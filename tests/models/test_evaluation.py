@@ -16,9 +16,12 @@ from twin_assets.models.evaluation import (
     generation_scores,
     perplexity_rows,
     retrieval_rows,
+    style_differences,
+    style_rows,
 )
 from twin_assets.models.metrics import CopyIndex
 from twin_assets.models.registry import production_stack
+from twin_assets.models.style import style_profile
 
 INSTRUCT = pl.DataFrame({
     "sample_id": ["s3", "s1", "s2", "s4"],
@@ -55,6 +58,7 @@ def test_generation_scores_cover_style_authorship_copying_and_task_fit_per_categ
     assert table[("author_likeness", ALL)] == 0.75
     assert 0 <= table[("cosine_delta", ALL)] <= 2 and table[("style_profile_distance", ALL)] >= 0
     assert all(r["model"] == "v1" and r["role"] == "candidate" for r in rows)
+    assert {m.removeprefix("style/"): v for (m, _), v in table.items() if m.startswith("style/")} == style_profile(generations)
     with pytest.raises(ValueError, match="2 generations for 3 test samples"):
         generation_scores("v1", "candidate", generations[:2], split, training, CopyIndex(training), lambda t: 0.5,
                           EvaluationSettings())
@@ -119,3 +123,17 @@ def test_with_the_judge_on_the_candidate_must_be_taken_for_the_author_at_least_a
     assert gate_failures(passing, GateSettings()) == []
     [failure] = gate_failures(table(judge_preference={"candidate": 0.25}), GateSettings())
     assert "chosen in 25% of blind comparisons (at least 50%)" in failure
+
+
+def test_style_differences_put_each_models_measures_against_the_authors():
+    rows = [*style_rows("author", "author", {"sentence_words": 10.0, "emoji_per_100_words": 0.0, "comma": 2.0}, 40),
+            *style_rows("v1", "candidate", {"sentence_words": 20.0, "emoji_per_100_words": 0.0, "comma": 2.0}, 3),
+            *style_rows("base", "base", {"sentence_words": 5.0, "emoji_per_100_words": 4.0}, 3),
+            *perplexity_rows("v1", "candidate", lambda positions: 5.0, HeldOutSplit.of(INSTRUCT))]
+    assert style_differences(rows) == {
+        "sentence_words": {"candidate": 0.5, "base": -0.5},  # twice the author's length, half of it
+        "emoji_per_100_words": {"candidate": 0.0, "base": 1.0},  # the author never uses one
+        "comma": {"candidate": 0.0},
+    }
+    assert style_differences([r for r in rows if r["role"] != "author"]) == {}  # nothing to compare with
+    assert comparison(rows)["style/sentence_words"] == {"author": 10.0, "candidate": 20.0, "base": 5.0}

@@ -5,7 +5,14 @@ import random
 
 import pytest
 
-from twin_assets.models.style import cosine_delta, pool_texts, profile_distance, style_profile, tokenize_words
+from twin_assets.models.style import (
+    cosine_delta,
+    pool_texts,
+    profile_differences,
+    profile_distance,
+    style_profile,
+    tokenize_words,
+)
 
 
 def test_words_are_lowercase_keep_inner_apostrophes_and_short_function_words():
@@ -127,6 +134,8 @@ def test_style_profile_refuses_texts_without_words():
 def test_profile_distance_is_the_mean_relative_difference_over_shared_measures():
     author = {"a": 2.0, "b": 0.0, "c": 1.0}
     candidate = {"a": 1.0, "b": 0.0, "c": 1.0, "d": 5.0}
+    assert profile_differences(author, candidate) == {"a": -0.5, "b": 0.0, "c": 0.0}  # the candidate writes less "a"
+    assert profile_differences(candidate, author) == {"a": 0.5, "b": 0.0, "c": 0.0}
     assert profile_distance(author, candidate) == pytest.approx((0.5 + 0.0 + 0.0) / 3)
     assert profile_distance(author, author) == 0.0
     assert profile_distance({"emoji": 0.0}, {"emoji": 3.0}) == 1.0

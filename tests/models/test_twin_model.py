@@ -32,11 +32,11 @@ def test_twin_model_trains_tracks_registers_and_a_rerun_trains_nothing(built_hom
     assert card["trained_now"].value and card["author"].value == "mara"
     assert card["instruct_dataset_version"].value == resources["lake"].lake().version(INSTRUCT_DATASET)
     assert card["train_loss"].value > 0 and card["tokens_seen"].value > 0 and card["device"].value == "cpu"
-    assert card["loss_curve"].value.startswith("![loss curve](data:image/svg+xml;base64,")
+    assert card["loss_curve"].value.startswith("![loss curve](data:image/png;base64,")
     assert card["mlflow_run"].value.startswith("http://127.0.0.1:5000/#/experiments/")
     home = tmp_path / "home"
     folder = home / "models" / "twin" / card["version"].value
-    assert {"adapter", "merged", "card.json", "loss_curve.svg"} <= {p.name for p in folder.iterdir()}
+    assert {"adapter", "merged", "card.json", "loss_curve.png"} <= {p.name for p in folder.iterdir()}
 
     candidate = get_version_by_alias(home, "mara", "candidate")
     assert candidate is not None and (candidate.path / "card.json").is_file()
@@ -81,7 +81,7 @@ def test_the_axolotl_backend_trains_the_same_config_beside_the_local_version_thr
     card = materialization(result, "twin_model")
     assert card["backend"].value == "axolotl" and card["trained_now"].value
     folder = home / "models" / "twin" / card["version"].value
-    assert {"adapter", "merged", "card.json", "loss_curve.svg"} <= {p.name for p in folder.iterdir()}
+    assert {"adapter", "merged", "card.json", "loss_curve.png"} <= {p.name for p in folder.iterdir()}
     assert (folder / "adapter" / "adapter_model.safetensors").is_file() and (folder / "merged" / "config.json").is_file()
     assert card["train_loss"].value > 0 and card["tokens_seen"].value > 0
 
@@ -153,17 +153,22 @@ def test_model_evaluation_scores_candidate_base_and_retrieval_and_a_passing_gate
 
     lake = resources["lake"].lake()
     stored = lake.read(MODEL_EVALUATION)
-    assert set(stored["role"]) == {"candidate", "base", "retrieval", "verifier"}
+    assert set(stored["role"]) == {"candidate", "base", "retrieval", "verifier", "author"}
     scored = set(stored.filter(pl.col("role") == "candidate")["metric"])
     assert {"perplexity", "cosine_delta", "style_profile_distance", "author_likeness", "memorisation_rate", "rouge_l",
             "length_ratio_error"} <= scored
     assert {"recall_at_k", "mrr"} <= set(stored.filter(pl.col("role") == "retrieval")["metric"])
     evaluation = materialization(result, "model_evaluation")
     assert "| perplexity | lower |" in evaluation["comparison"].value
-    assert evaluation["metrics_by_model"].value.startswith("![metrics_by_model.svg](data:image/svg+xml;base64,")
+    assert "| style/sentence_words | closer to author |" in evaluation["comparison"].value
+    for plot in ("metrics_by_model", "perplexity_by_category", "style_profile"):
+        assert evaluation[plot].value.startswith(f"![{plot}.png](data:image/png;base64,")
     from training.tracking import mlflow_client
 
-    assert "eval/perplexity" in mlflow_client(home).get_run(candidate.run_id).data.metrics
+    client = mlflow_client(home)
+    assert {"eval/perplexity", "eval/style/sentence_words"} <= set(client.get_run(candidate.run_id).data.metrics)
+    logged = {artifact.path for artifact in client.list_artifacts(candidate.run_id, "evaluation")}
+    assert {"evaluation/metrics_by_model.png", "evaluation/style_profile.png", "evaluation/rows.json"} <= logged
 
     version_before = lake.version(MODEL_EVALUATION)
     again = dg.materialize(CHAIN, resources=resources, selection=[model_evaluation, production_model])

@@ -66,7 +66,7 @@ def test_retention_metrics_and_alerts_over_recent_traffic(tmp_path, monkeypatch)
 
     metrics = metadata(result, "prompt_metrics")
     assert (metrics["dagster/row_count"], metrics["inserted"]) == (2, 2)
-    assert "twin-jane v3" in metrics["latest_hours"] and "data:image/svg+xml;base64," in metrics["charts"]
+    assert "twin-jane v3" in metrics["latest_hours"] and "data:image/png;base64," in metrics["charts"]
 
     alerts = checks(result)
     assert {name: e.passed for name, e in alerts.items()} == {

@@ -243,10 +243,11 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "row_id": "sha256(evaluation + model + metric + category).",
     "evaluation": "Names one evaluation: the models compared, the dataset version and the settings.",
     "model": "The registry version (`v<N> <twin version>`) or base model identity a row scores; `retrieval` and "
-    "`verifier` for rows that score no model.",
-    "role": "candidate, base, production, retrieval or verifier.",
+    "`verifier` for rows that score no model, `author` for the author's own style profile.",
+    "role": "candidate, base, production, retrieval, verifier or author.",
     "metric": "perplexity, cosine_delta, style_profile_distance, author_likeness, memorisation_rate, rouge_l, "
-    "length_ratio_error, python_parse_rate, recall_at_k, mrr or verifier_auc.",
+    "length_ratio_error, python_parse_rate, recall_at_k, mrr, verifier_auc, judge_accuracy, judge_style, "
+    "judge_preference, or style/<measure>: one measure of the writing's style profile.",
     "value": "The metric's value (see the metric for which direction is better).",
     "samples": "How many test samples the value is computed over.",
     "instruct_dataset_version": "The instruct_dataset Delta version whose test split was used.",

@@ -29,7 +29,7 @@ from training.runtime import StepMetrics
 from training.tracking import TrackedRun, experiment_name, mlflow_tracking_uri, tracked_run
 from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, PREFERENCE_DATASET, NotMaterialized
 from twin_assets.models.axolotl import AxolotlResource
-from twin_assets.models.plots import line_chart_svg, markdown_image
+from twin_assets.models.plots import line_chart, markdown_image, png
 from twin_assets.models.registry import lineage_from_card, model_name, register_version
 from twin_assets.resources import LakeResource, TwinConfigResource
 from twin_assets.settings import ConfigError
@@ -205,7 +205,8 @@ class TrainingResource(dg.ConfigurableResource):
             raise dg.Failure(f"training author: {exc}") from exc
 
 
-def _loss_curve(card: dict[str, Any]) -> str:
+def _loss_curve(card: dict[str, Any]) -> bytes:
+    """The loss per step of each stage, and the SFT eval loss, as a PNG."""
     series = {
         f"{stage} train": [(point["step"], point["loss"]) for point in summary["loss_history"]]
         for stage, summary in card["stages"].items()
@@ -213,7 +214,7 @@ def _loss_curve(card: dict[str, Any]) -> str:
     evaluation = [(point["step"], point["eval_loss"]) for point in card["stages"]["sft"]["eval_history"]]
     if evaluation:
         series["sft eval"] = evaluation
-    return line_chart_svg({k: v for k, v in series.items() if v}, f"Loss of {card['version']}", "step", "loss")
+    return png(line_chart({k: v for k, v in series.items() if v}, f"Loss of {card['version']}", "step", "loss"))
 
 
 @dg.asset(
@@ -264,11 +265,11 @@ def twin_model(
                 _log_steps(run, trained)
             else:
                 trained = _train_locally(context, run, version, config, base_ref, instruct, models_dir, preference)
-            (trained.folder / "loss_curve.svg").write_text(_loss_curve(trained.card))
+            (trained.folder / "loss_curve.png").write_bytes(_loss_curve(trained.card))
             run.log_final_metrics({k: trained.card[k] for k in ("train_loss", "eval_loss", "tokens_per_second", "seconds")
                                    if trained.card[k] is not None})
             run.log_artifact(trained.folder / "card.json")
-            run.log_artifact(trained.folder / "loss_curve.svg")
+            run.log_artifact(trained.folder / "loss_curve.png")
             run_url = getattr(run, "url", None)
             registered = register_version(
                 home, author, trained.folder, lineage_from_card(trained.card, context.run_id),

@@ -16,10 +16,14 @@ from typing import Any
 import polars as pl
 
 from twin_assets.models.metrics import CopyIndex, length_ratio, mean_reciprocal_rank, python_parses, recall_at_k, rouge_l
-from twin_assets.models.style import cosine_delta, profile_distance, style_profile
+from twin_assets.models.style import cosine_delta, profile_differences, profile_distance, style_profile
 
 ALL = "all"  # the category of a row over every test sample
 CODE_CATEGORY = "repository"
+# Rows `style/<measure>` hold one style_profile measure of a model's writing, and of the author's
+# training texts (role AUTHOR): no direction is better, only closer to the author's.
+STYLE_PREFIX = "style/"
+AUTHOR = "author"
 
 # What a better twin does to each metric; the gate and the comparison table read it.
 HIGHER_IS_BETTER = {
@@ -98,11 +102,12 @@ def generation_scores(
     if len(generations) != len(split.outputs):
         raise ValueError(f"{len(generations)} generations for {len(split.outputs)} test samples")
     count = len(generations)
+    profile = style_profile(generations)
     rows = [
         row(model, role, "cosine_delta", cosine_delta(author_texts, generations, min_words=settings.pool_words), samples=count),
-        row(model, role, "style_profile_distance", profile_distance(style_profile(author_texts), style_profile(generations)),
-            samples=count),
+        row(model, role, "style_profile_distance", profile_distance(style_profile(author_texts), profile), samples=count),
         row(model, role, "author_likeness", author_likeness(generations), samples=count),
+        *style_rows(model, role, profile, count),
     ]
     copied = [copies.longest_span(text) for text in generations]
     memorised = sum(chars >= settings.copy_chars or words >= settings.copy_words for chars, words in copied)
@@ -116,6 +121,32 @@ def generation_scores(
         if category == CODE_CATEGORY:
             rows.append(row(model, role, "python_parse_rate", _mean(python_parses(g) for g, _ in pairs), category, len(pairs)))
     return rows
+
+
+def style_rows(model: str, role: str, profile: dict[str, float], samples: int) -> list[dict[str, Any]]:
+    """A style_profile as rows, one per measure."""
+    return [row(model, role, STYLE_PREFIX + measure, value, samples=samples) for measure, value in profile.items()]
+
+
+def is_style_metric(metric: str) -> bool:
+    return metric.startswith(STYLE_PREFIX)
+
+
+def style_differences(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """measure -> {model role: signed relative difference from the author's value} (0 is like the
+    author; see style.profile_differences), from the style rows of one evaluation."""
+    profiles: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if is_style_metric(r["metric"]) and r["category"] == ALL:
+            profiles.setdefault(r["role"], {})[r["metric"].removeprefix(STYLE_PREFIX)] = r["value"]
+    author = profiles.pop(AUTHOR, None)
+    if author is None:
+        return {}
+    table: dict[str, dict[str, float]] = {}
+    for role, profile in profiles.items():
+        for measure, difference in profile_differences(author, profile).items():
+            table.setdefault(measure, {})[role] = difference
+    return table
 
 
 def perplexity_rows(model: str, role: str, score: Callable[[list[int]], float], split: HeldOutSplit) -> list[dict[str, Any]]:

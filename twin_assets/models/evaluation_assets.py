@@ -6,7 +6,9 @@ import functools
 import getpass
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +23,7 @@ from twin_assets.lake import CLEANED_DOCUMENTS, INSTRUCT_DATASET, MODEL_EVALUATI
 from twin_assets.metadata import table_metadata
 from twin_assets.models.assets import TRAINING_GROUP, BaseModelResource, TrainingResource, twin_model
 from twin_assets.models.evaluation import (
+    AUTHOR,
     HIGHER_IS_BETTER,
     EvaluationSettings,
     GateSettings,
@@ -29,13 +32,17 @@ from twin_assets.models.evaluation import (
     evaluation_frame,
     gate_failures,
     generation_scores,
+    is_style_metric,
     perplexity_rows,
     retrieval_rows,
     row,
+    style_differences,
+    style_rows,
 )
 from twin_assets.models.judge import judge_means, judge_preference_rate
 from twin_assets.models.metrics import CopyIndex
-from twin_assets.models.plots import bar_chart_svg, markdown_image
+from twin_assets.models.style import style_profile
+from twin_assets.models.plots import bar_panels, grouped_bars, markdown_image, png
 from twin_assets.models.registry import (
     CANDIDATE,
     PRODUCTION,
@@ -139,28 +146,47 @@ def _ranked_documents(lake: LakeResource, embedding: EmbeddingResource, index: V
             for instruction in split.instructions]
 
 
-def _comparison_markdown(rows: list[dict[str, Any]]) -> str:
-    table = comparison(rows)
-    roles = [r for r in ("candidate", "base", "production", "retrieval", "verifier") if any(r in v for v in table.values())]
+def _markdown_table(table: dict[str, dict[str, float]], roles: list[str], better: dict[str, str]) -> list[str]:
+    roles = [r for r in roles if any(r in v for v in table.values())]
     lines = ["| metric | better | " + " | ".join(roles) + " |", "| --- | --- |" + " --- |" * len(roles)]
     for metric, values in table.items():
-        better = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
         cells = [f"{values[r]:.4g}" if r in values else "" for r in roles]
-        lines.append(f"| {metric} | {better} | " + " | ".join(cells) + " |")
+        lines.append(f"| {metric} | {better[metric]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _comparison_markdown(rows: list[dict[str, Any]]) -> str:
+    """The scores side by side, then each model's style profile beside the author's."""
+    table = comparison(rows)
+    scores = {m: v for m, v in table.items() if not is_style_metric(m)}
+    style = {m: v for m, v in table.items() if is_style_metric(m)}
+    lines = _markdown_table(scores, ["candidate", "base", "production", "retrieval", "verifier"],
+                            {m: "higher" if HIGHER_IS_BETTER.get(m, True) else "lower" for m in scores})
+    if style:
+        lines += ["", *_markdown_table(style, [AUTHOR, "candidate", "base", "production"],
+                                       {m: "closer to author" for m in style})]
     return "\n".join(lines)
 
 
-def _plots(rows: list[dict[str, Any]]) -> dict[str, str]:
+def _plots(rows: list[dict[str, Any]]) -> dict[str, bytes]:
+    """PNG charts: each model's scores (a panel per metric), perplexity per category, and how far
+    each model's style measures are from the author's."""
     table = comparison(rows)
-    model_metrics = {m: v for m, v in table.items() if m not in ("recall_at_k", "mrr", "verifier_auc")}
-    perplexity = {r["category"]: {} for r in rows if r["metric"] == "perplexity"}
+    scores = {m: v for m, v in table.items()
+              if not is_style_metric(m) and m not in ("recall_at_k", "mrr", "verifier_auc")}
+    perplexity: dict[str, dict[str, float]] = {}
     for r in rows:
         if r["metric"] == "perplexity":
-            perplexity[r["category"]][r["role"]] = r["value"]
-    return {
-        "metrics_by_model.svg": bar_chart_svg(model_metrics, "Metrics per model (each group on its own scale)"),
-        "perplexity_by_category.svg": bar_chart_svg(perplexity, "Held-out perplexity per category"),
-    }
+            perplexity.setdefault(r["category"], {})[r["role"]] = r["value"]
+    plots = {"metrics_by_model.png": png(bar_panels(scores, "Scores per model (each panel on its own scale)"))}
+    if perplexity:
+        plots["perplexity_by_category.png"] = png(grouped_bars(perplexity, "Held-out perplexity per category", "perplexity"))
+    differences = style_differences(rows)
+    if differences:
+        plots["style_profile.png"] = png(grouped_bars(
+            differences, "Style profile against the author's (0: like the author)",
+            "(model - author) / larger of the two", horizontal=True, reference=0.0))
+    return plots
 
 
 @dg.asset(
@@ -211,7 +237,7 @@ def model_evaluation(
             "instruct_dataset_version": dg.MetadataValue.int(instruct_version),
             "comparison": dg.MetadataValue.md(_comparison_markdown(rows)),
             "perplexity_note": "perplexity compares only models that share the candidate's tokenizer",
-            **{name.removesuffix(".svg"): dg.MetadataValue.md(markdown_image(svg, name)) for name, svg in plots.items()},
+            **{name.removesuffix(".png"): dg.MetadataValue.md(markdown_image(image, name)) for name, image in plots.items()},
             "settings": dg.MetadataValue.json(asdict(settings)),
         }
     )
@@ -250,6 +276,7 @@ def _evaluate(
         rows.append(row("verifier", "verifier", "verifier_auc",
                         verifier_auc(verifier, test_pairs["chosen"].to_list(), test_pairs["rejected"].to_list()),
                         samples=test_pairs.height))
+    rows.extend(style_rows(AUTHOR, AUTHOR, style_profile(author_texts), len(author_texts)))
     copies = CopyIndex(author_texts)
     candidate_tokenizer = load_tokenizer(models[0][2])
     signature = _tokenizer_signature(candidate_tokenizer)
@@ -289,7 +316,7 @@ def _judged(lake: LakeResource, judge: LLMSettings, models: list[tuple[str, str,
     return rows
 
 
-def _log_to_candidate_run(lake: LakeResource, run_id: str, rows: list[dict[str, Any]], plots: dict[str, str]) -> None:
+def _log_to_candidate_run(lake: LakeResource, run_id: str, rows: list[dict[str, Any]], plots: dict[str, bytes]) -> None:
     """The candidate's own metrics and the plots, on the MLflow run that trained it."""
     from training.tracking import mlflow_client
 
@@ -298,8 +325,10 @@ def _log_to_candidate_run(lake: LakeResource, run_id: str, rows: list[dict[str, 
                for r in rows if r["role"] in ("candidate", "retrieval", "verifier")}
     for name, value in metrics.items():
         client.log_metric(run_id, name, value)
-    for name, svg in plots.items():
-        client.log_text(run_id, svg, f"evaluation/{name}")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, image in plots.items():
+            (Path(folder) / name).write_bytes(image)
+        client.log_artifacts(run_id, folder, "evaluation")
     client.log_text(run_id, json.dumps(rows, indent=2), "evaluation/rows.json")
 
 

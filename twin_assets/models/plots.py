@@ -1,88 +1,129 @@
-"""Plots of a training run as SVG text: no plotting library, so the same picture goes to the
-model folder, the MLflow run and the Dagster UI (as a Markdown image)."""
+"""The project's charts, drawn once with matplotlib's object API (no pyplot state, so threads in
+the service may draw at once) and written as PNG for files, MLflow runs and the Dagster UI (a
+Markdown image), or as inline SVG, its text kept as text, for the web UI.
+
+matplotlib is imported when a chart is drawn, never when the Dagster definitions load."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
-from xml.sax.saxutils import escape
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-WIDTH, HEIGHT, MARGIN = 480, 240, 40
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-
-def _scale(values: Sequence[float], low_px: float, high_px: float) -> tuple[float, float, Callable[[float], float]]:
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    return low, high, lambda v: low_px + (v - low) / span * (high_px - low_px)
-
-
-def line_chart_svg(series: dict[str, Sequence[tuple[float, float]]], title: str, x_label: str, y_label: str) -> str:
-    """One line per named series of (x, y) points, with axis ranges labelled."""
-    points = [p for values in series.values() for p in values]
-    if not points:
-        raise ValueError("a chart needs at least one point")
-    x_low, x_high, x_px = _scale([x for x, _ in points], MARGIN, WIDTH - 10)
-    y_low, y_high, y_px = _scale([y for _, y in points], HEIGHT - MARGIN, 20)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{WIDTH / 2}" y="14" text-anchor="middle">{escape(title)}</text>',
-        f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - 10}" y2="{HEIGHT - MARGIN}" stroke="black"/>',
-        f'<line x1="{MARGIN}" y1="20" x2="{MARGIN}" y2="{HEIGHT - MARGIN}" stroke="black"/>',
-        f'<text x="{MARGIN}" y="{HEIGHT - MARGIN + 14}">{x_low:g}</text>',
-        f'<text x="{WIDTH - 10}" y="{HEIGHT - MARGIN + 14}" text-anchor="end">{x_high:g}</text>',
-        f'<text x="{WIDTH / 2}" y="{HEIGHT - 8}" text-anchor="middle">{escape(x_label)}</text>',
-        f'<text x="{MARGIN - 4}" y="{HEIGHT - MARGIN}" text-anchor="end">{y_low:.3g}</text>',
-        f'<text x="{MARGIN - 4}" y="28" text-anchor="end">{y_high:.3g}</text>',
-        f'<text x="12" y="{HEIGHT / 2}" transform="rotate(-90 12 {HEIGHT / 2})" text-anchor="middle">{escape(y_label)}</text>',
-    ]
-    for index, (name, values) in enumerate(series.items()):
-        colour = COLOURS[index % len(COLOURS)]
-        coordinates = " ".join(f"{x_px(x):.1f},{y_px(y):.1f}" for x, y in values)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coordinates}"/>')
-        if len(values) == 1:
-            (x, y), = values
-            parts.append(f'<circle cx="{x_px(x):.1f}" cy="{y_px(y):.1f}" r="3" fill="{colour}"/>')
-        parts.append(f'<text x="{WIDTH - 14}" y="{34 + 14 * index}" text-anchor="end" fill="{colour}">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+SIZE_INCHES = (6.4, 3.2)
+DPI = 100
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-def bar_chart_svg(groups: dict[str, dict[str, float]], title: str) -> str:
-    """One group of bars per name (a metric), one bar per series (a model) in each, each group
-    scaled to its own largest value, since metrics differ in units; values are printed on bars."""
-    series = list(dict.fromkeys(name for bars in groups.values() for name in bars))
-    if not series:
+def _figure(columns: int = 1, size: tuple[float, float] = SIZE_INCHES) -> tuple[Figure, list]:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, columns, squeeze=False)[0]
+    return figure, list(axes)
+
+
+def _series_names(groups: dict[str, dict[str, float]]) -> list[str]:
+    names = list(dict.fromkeys(name for bars in groups.values() for name in bars))
+    if not names:
         raise ValueError("a chart needs at least one bar")
-    group_width = (WIDTH - MARGIN) / len(groups)
-    bar_width = group_width * 0.8 / len(series)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="10">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="11">{escape(title)}</text>',
-        f'<line x1="{MARGIN / 2}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN / 2}" y2="{HEIGHT - MARGIN}" stroke="black"/>',
-    ]
-    for index, name in enumerate(series):
-        colour = COLOURS[index % len(COLOURS)]
-        parts.append(f'<text x="{WIDTH - 14}" y="{30 + 12 * index}" text-anchor="end" fill="{colour}">{escape(name)}</text>')
-    for position, (group, bars) in enumerate(groups.items()):
-        left = MARGIN / 2 + position * group_width + group_width * 0.1
-        top = max((abs(v) for v in bars.values()), default=0.0) or 1.0
-        for index, name in enumerate(series):
-            if name not in bars:
-                continue
-            height = abs(bars[name]) / top * (HEIGHT - MARGIN - 60)
-            x, y = left + index * bar_width, HEIGHT - MARGIN - height
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width * 0.9:.1f}" height="{height:.1f}" '
-                         f'fill="{COLOURS[index % len(COLOURS)]}"/>')
-            parts.append(f'<text x="{x + bar_width * 0.45:.1f}" y="{y - 3:.1f}" text-anchor="middle">{bars[name]:.3g}</text>')
-        parts.append(f'<text x="{left + group_width * 0.4:.1f}" y="{HEIGHT - MARGIN + 14}" text-anchor="middle">'
-                     f'{escape(group)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+    return names
 
 
-def markdown_image(svg: str, alt: str) -> str:
-    """The SVG as a Markdown image with a data URI, which the Dagster UI renders inline."""
-    return f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_label: str, y_label: str) -> Figure:
+    """One line per named series of (x, y) points; a one-point series is drawn as a dot."""
+    if not any(series.values()):
+        raise ValueError("a chart needs at least one point")
+    figure, (axes,) = _figure()
+    for index, (name, points) in enumerate(series.items()):
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.plot(xs, ys, marker="o" if len(points) == 1 else None, color=COLOURS[index % len(COLOURS)], label=name)
+    axes.set(title=title, xlabel=x_label, ylabel=y_label)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def grouped_bars(groups: dict[str, dict[str, float]], title: str, value_label: str = "", horizontal: bool = False,
+                 reference: float | None = None) -> Figure:
+    """A group of bars per name (a category, a measure), a bar per series (a model) in each, all
+    on one axis, so only for values in one unit; `reference` draws a line there (what "like the
+    author" is). A series without a value in a group gets no bar there."""
+    names = _series_names(groups)
+    figure, (axes,) = _figure(size=(SIZE_INCHES[0], max(SIZE_INCHES[1], 0.45 * len(groups) * len(names)))
+                              if horizontal else SIZE_INCHES)
+    width = 0.8 / len(names)
+    for index, name in enumerate(names):
+        positions = [g + (index - (len(names) - 1) / 2) * width for g, bars in enumerate(groups.values()) if name in bars]
+        values = [bars[name] for bars in groups.values() if name in bars]
+        draw = axes.barh if horizontal else axes.bar
+        drawn = draw(positions, values, width * 0.9, color=COLOURS[index % len(COLOURS)], label=name)
+        axes.bar_label(drawn, fmt="%.3g", fontsize="x-small", padding=2)
+    ticks = range(len(groups))
+    if horizontal:
+        axes.set_yticks(ticks, list(groups), fontsize="small")
+        axes.invert_yaxis()
+        axes.set_xlabel(value_label)
+    else:
+        axes.set_xticks(ticks, list(groups), fontsize="small")
+        axes.set_ylabel(value_label)
+    if reference is not None:
+        (axes.axvline if horizontal else axes.axhline)(reference, color="black", linewidth=0.8)
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def bar_panels(groups: dict[str, dict[str, float]], title: str) -> Figure:
+    """One panel per name (a metric) with its own scale, since metrics differ in units; a bar per
+    series (a model) in each, the same colour for a series in every panel."""
+    names = _series_names(groups)
+    figure, panels = _figure(columns=len(groups), size=(max(SIZE_INCHES[0], 1.6 * len(groups)), SIZE_INCHES[1]))
+    for axes, (group, bars) in zip(panels, groups.items(), strict=True):
+        shown = [name for name in names if name in bars]
+        # A series keeps its slot in every panel, so the same model is in the same place throughout.
+        drawn = axes.bar([names.index(n) for n in shown], [bars[n] for n in shown],
+                         color=[COLOURS[names.index(n) % len(COLOURS)] for n in shown])
+        axes.bar_label(drawn, fmt="%.3g", fontsize="x-small", padding=2)
+        axes.set_xticks([])
+        axes.set_xlim(-0.6, len(names) - 0.4)
+        axes.set_title(group, fontsize="small")
+        axes.tick_params(labelsize="x-small")
+        axes.margins(y=0.15)
+    figure.suptitle(title)
+    figure.legend(handles=[_legend_patch(COLOURS[i % len(COLOURS)], name) for i, name in enumerate(names)],
+                  loc="outside lower center", ncols=len(names), fontsize="small")
+    return figure
+
+
+def _legend_patch(colour: str, label: str):
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour, label=label)
+
+
+def png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def inline_svg(figure: Figure) -> str:
+    """The chart as an <svg> element to put in an HTML page: no XML prolog, text as <text>."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "twin"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def markdown_image(image: bytes, alt: str) -> str:
+    """A PNG as a Markdown image with a data URI, which the Dagster UI renders inline."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(image).decode()})"

@@ -172,19 +172,24 @@ def _windowed_type_token_ratio(words: list[str]) -> float:
     return float(np.mean([len(set(window)) / len(window) for window in windows or [words]]))
 
 
-def profile_distance(author_profile: dict[str, float], candidate_profile: dict[str, float]) -> float:
-    """Mean relative difference over the measures both profiles have: |a - c| / max(|a|, |c|),
-    0 where both are 0.
+def profile_differences(author_profile: dict[str, float], other_profile: dict[str, float]) -> dict[str, float]:
+    """Per measure both profiles have, (other - author) / max(|author|, |other|), 0 where both are 0.
 
-    Dividing by the larger value puts every measure on the same 0..1 scale whatever its unit
-    (words per sentence, emoji per 100 words), so no one measure dominates; 1 means one side
-    never does what the other does."""
-    shared = sorted(author_profile.keys() & candidate_profile.keys())
+    Dividing by the larger value puts every measure on the same -1..1 scale whatever its unit
+    (words per sentence, emoji per 100 words), so no one measure dominates; -1 or 1 means one
+    side never does what the other does, and the sign says which way the other side errs."""
+    shared = sorted(author_profile.keys() & other_profile.keys())
     if not shared:
         raise ValueError("the two profiles have no measure in common")
-    differences = []
+    differences = {}
     for key in shared:
-        author, candidate = author_profile[key], candidate_profile[key]
-        larger = max(abs(author), abs(candidate))
-        differences.append(abs(author - candidate) / larger if larger else 0.0)
-    return float(np.mean(differences))
+        author, other = author_profile[key], other_profile[key]
+        larger = max(abs(author), abs(other))
+        differences[key] = (other - author) / larger if larger else 0.0
+    return differences
+
+
+def profile_distance(author_profile: dict[str, float], candidate_profile: dict[str, float]) -> float:
+    """Mean absolute difference of the two profiles, measure by measure (profile_differences): 0 is
+    the author's habits exactly, 1 the opposite in every measure."""
+    return float(np.mean([abs(d) for d in profile_differences(author_profile, candidate_profile).values()]))

@@ -10,7 +10,7 @@ import polars.selectors as cs
 
 from twin_assets.lake import PROMPT_LOGS, PROMPT_METRICS
 from twin_assets.metadata import counts_by, markdown_sample, table_metadata
-from twin_assets.models.plots import line_chart_svg, markdown_image
+from twin_assets.models.plots import line_chart, markdown_image, png
 from twin_assets.monitoring.logs import delete_older_than, retention_cutoff, tidy
 from twin_assets.monitoring.metrics import INPUT_COLUMNS, Bound, buckets_to_write, crossings, hourly_metrics, window_start
 from twin_assets.resources import LakeResource
@@ -129,10 +129,10 @@ def _chart(metrics: pl.DataFrame) -> str | None:
         for (model, endpoint), rows in window.drop_nulls("latency_p95_s").sort("x").group_by(
             "model_version", "endpoint", maintain_order=True)
     }
-    charts = [markdown_image(line_chart_svg(requests, "Requests per hour", "hours before the latest", "requests"),
+    charts = [markdown_image(png(line_chart(requests, "Requests per hour", "hours before the latest", "requests")),
                              "requests per hour")]
     if latency:
-        charts.append(markdown_image(line_chart_svg(latency, "p95 latency", "hours before the latest", "seconds"),
+        charts.append(markdown_image(png(line_chart(latency, "p95 latency", "hours before the latest", "seconds")),
                                      "p95 latency"))
     return "\n\n".join(charts)
 

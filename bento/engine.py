@@ -342,10 +342,9 @@ class TwinEngine:
             self.log_record(PromptRecord(
                 trace_id=new_trace_id(), started_at=started_at, endpoint=endpoint, operation="search",
                 model_version=self._model.version if self._model else "", engine=self.settings.engine, author_id=author,
-                category=request.category, prompt=request.query, answer=None,
+                category=request.category, prompt=request.query,
                 retrieved_chunk_ids=[r.chunk_id for r in results], retrieval_scores=[float(r.score) for r in results],
-                links=[], input_tokens=0, output_tokens=0, time_to_first_token_s=None, latency_s=latency,
-                retrieval_latency_s=latency, error=error,
+                input_tokens=0, output_tokens=0, latency_s=latency, retrieval_latency_s=latency, error=error,
             ))
 
     def feedback(self, request: FeedbackRequest) -> None:
@@ -366,7 +365,6 @@ class TwinEngine:
         self.log_record(PromptRecord(
             trace_id=new_trace_id(), started_at=started_at, endpoint=endpoint, operation=operation,
             model_version=version, engine=self.settings.engine, author_id=self.settings.author,
-            category=request.category, prompt=request.prompt, answer=None, retrieved_chunk_ids=[], retrieval_scores=[],
-            links=list(request.links), input_tokens=0, output_tokens=0, time_to_first_token_s=None,
-            latency_s=time.monotonic() - started, retrieval_latency_s=None, error=kind,
+            category=request.category, prompt=request.prompt, links=list(request.links), input_tokens=0, output_tokens=0,
+            latency_s=time.monotonic() - started, error=kind,
         ))

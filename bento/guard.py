@@ -13,7 +13,7 @@ import hmac
 import json
 from urllib.parse import quote
 
-from bento.settings import api_keys_from_env, transport_from_env
+from bento.settings import api_keys_from_env, export_max_bytes, transport_from_env
 
 OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/login", "/static/app.css"})
 KEY_COOKIE = "twin_key"
@@ -65,8 +65,6 @@ def key_matches(token: str | None, keys: tuple[str, ...]) -> bool:
 class GuardMiddleware:
     def __init__(self, app, keys: tuple[str, ...] | None = None, max_request_bytes: int | None = None,
                  max_upload_bytes: int | None = None) -> None:
-        from bento.ui.config_file import export_max_bytes
-
         self.app = app
         self.keys = api_keys_from_env() if keys is None else keys
         self.max_request_bytes = max_request_bytes or transport_from_env()["max_request_bytes"]

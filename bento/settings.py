@@ -107,6 +107,14 @@ class ServingSettings(BaseModel):
         return cls(**{**values, **overrides})
 
 
+DEFAULT_EXPORT_MAX_BYTES = 200 * 1024 * 1024
+
+
+def export_max_bytes() -> int:
+    """TWIN_EXPORT_MAX_BYTES: the largest export archive an upload may hold."""
+    return int(os.environ.get("TWIN_EXPORT_MAX_BYTES", DEFAULT_EXPORT_MAX_BYTES))
+
+
 def transport_from_env() -> dict[str, Any]:
     """The settings the HTTP layer needs before the engine exists (BentoML takes them when the
     service class is defined, the guard when the app is built), read without any config file."""

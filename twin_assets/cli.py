@@ -13,14 +13,15 @@ def _collect(args: argparse.Namespace) -> int:
     authors), `step` (started, succeeded, failed), one `table` per raw table and `errors` for
     crawl_errors as each is materialized, a `check` per asset check, and last `done` (success, status,
     tables, errors by kind, checks)."""
-    import json
     import threading
     import time
     import uuid
 
+    from twin_assets.collect.progress import CollectProgress, print_event
+
     def emit(event: str, **fields) -> None:
         if args.json:
-            print(json.dumps({"event": event, **fields}, default=str), flush=True)
+            print_event(event, **fields)
 
     emit("preparing", authors=args.author or [])
     try:
@@ -47,61 +48,9 @@ def _collect(args: argparse.Namespace) -> int:
 
     run_id = str(uuid.uuid4())
     emit("started", run_id=run_id, authors=args.author or [author.id for author in config.authors])
-    finished = threading.Event()
-    tables: dict[str, dict] = {}
-    errors: dict = {}
-    checks: list[dict] = []
-
-    def plain(metadata, *names: str) -> dict:
-        return {name.removeprefix("dagster/"): getattr(metadata[name], "value", metadata[name])
-                for name in names if name in metadata}
-
-    def report(record) -> None:
-        event = record.event_log_entry.dagster_event
-        kind = event.event_type_value
-        if kind == "STEP_START":
-            emit("step", step=event.step_key, status="started")
-        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            failure = event.step_failure_data.error.message.strip() if kind == "STEP_FAILURE" and event.step_failure_data.error else None
-            emit("step", step=event.step_key, status="succeeded" if kind == "STEP_SUCCESS" else "failed", error=failure)
-        elif kind == "ASSET_MATERIALIZATION":
-            materialization = event.event_specific_data.materialization
-            name, metadata = materialization.asset_key.to_user_string(), materialization.metadata
-            if "errors_by_kind_this_run" in metadata:
-                errors.update(table=name, **plain(metadata, "dagster/row_count", "failed_this_run", "cleared",
-                                                  "errors_by_kind_this_run", "by_source_kind", "skipped_files"))
-                emit("errors", **errors)
-            else:
-                tables[name] = plain(metadata, "dagster/row_count", "inserted", "updated", "unchanged", "removed",
-                                     "delta_version")
-                emit("table", table=name, **tables[name])
-        elif kind == "ASSET_CHECK_EVALUATION":
-            check = event.event_specific_data
-            checks.append({"asset": check.asset_key.to_user_string(), "check": check.check_name, "passed": check.passed})
-            emit("check", **checks[-1])
-
-    def follow() -> None:
-        # The run writes its events to the instance as it goes; read them back here and pass them on.
-        wanted = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
-                  dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
-        cursor = None
-        while True:
-            last = finished.is_set()
-            try:
-                while True:
-                    page = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
-                    for record in page.records:
-                        report(record)
-                    cursor = page.cursor
-                    if not page.has_more:
-                        break
-            except Exception:  # the run has not been stored yet, or the store is busy: try again shortly
-                pass
-            if last:
-                return
-            finished.wait(0.5)
-
-    follower = threading.Thread(target=follow, name="collect-events", daemon=True)
+    progress, finished = CollectProgress(emit), threading.Event()
+    follower = threading.Thread(target=progress.follow, args=(instance, run_id, finished), name="collect-events",
+                                daemon=True)
     follower.start()
     started = time.monotonic()
     try:
@@ -115,9 +64,7 @@ def _collect(args: argparse.Namespace) -> int:
         success, error = False, f"{type(exc).__name__}: {exc}"
     finished.set()
     follower.join()
-    emit("done", success=success, status="succeeded" if success else "failed", run_id=run_id, tables=tables,
-         errors_by_kind=errors.get("errors_by_kind_this_run", {}), checks=checks, error=error,
-         seconds=round(time.monotonic() - started, 1))
+    progress.done(success, run_id, error, time.monotonic() - started)
     return 0 if success else 1
 
 

@@ -30,17 +30,12 @@ from typing import Any, BinaryIO
 
 import yaml
 
+from bento.settings import DEFAULT_EXPORT_MAX_BYTES
 from twin_assets.settings import EXPORT_KINDS, ConfigError, Source, SourceKind, _is_url, parse_config
 
 HISTORY_DIR = ".history"
 HISTORY_KEEP = 20
 EXPORTS_DIR = "exports"
-DEFAULT_EXPORT_MAX_BYTES = 200 * 1024 * 1024
-
-
-def export_max_bytes() -> int:
-    """TWIN_EXPORT_MAX_BYTES: the largest export archive an upload may hold."""
-    return int(os.environ.get("TWIN_EXPORT_MAX_BYTES", DEFAULT_EXPORT_MAX_BYTES))
 
 
 SOURCE_KINDS = tuple(kind.value for kind in SourceKind)

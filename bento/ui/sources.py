@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from bento.settings import export_max_bytes
 from bento.ui import config_file as cf
 from bento.ui import render
 from twin_assets.settings import ConfigError, config_path
@@ -68,7 +69,7 @@ def _page(request: Request, status_code: int = 200, form: dict | None = None, no
         authors=cf.authors_view(data, path.resolve().parent), kinds=cf.SOURCE_KINDS, export_kinds=cf.EXPORT_SOURCE_KINDS,
         kind_labels=cf.KIND_LABELS, form=form or {}, notice=notice, saved=saved,
         kept=kept if HISTORY_NAME.fullmatch(kept) else "", history_dir=cf.HISTORY_DIR,
-        export_max_bytes=cf.export_max_bytes(), export_max=cf.human_size(cf.export_max_bytes()),
+        export_max_bytes=export_max_bytes(), export_max=cf.human_size(export_max_bytes()),
     )
 
 
@@ -174,7 +175,7 @@ def upload_export(request: Request, author: str = Form(...), kind: str = Form(""
     try:
         _, _, data = _read(path)
         cf.author_index(data, author)
-        saved = cf.save_export(path, file.filename, file.file, kind, cf.export_max_bytes())
+        saved = cf.save_export(path, file.filename, file.file, kind, export_max_bytes())
     except KeyError:
         return _page(request, 404, {**form, "problems": [f"not found: {author} (the file may have changed)"]})
     except ConfigError as exc:

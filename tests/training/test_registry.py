@@ -1,6 +1,8 @@
 """The model registry on a real MLflow SQLite store: versions, lineage tags, aliases."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,29 @@ def test_a_trained_folder_becomes_a_candidate_version_tagged_with_its_lineage(tm
     run = mlflow_client(home).get_run(registered.run_id)
     assert run.data.tags["twin_version"] == "tiny-sft-aaa" and run.data.tags["dataset.instruct_dataset"] == "3"
     assert get_version_by_alias(home, "mara", CANDIDATE) == registered
+
+
+def test_the_registry_links_the_trained_files_and_keeps_them_when_the_folder_is_removed(tmp_path):
+    home = tmp_path / "home"
+    folder = trained_folder(tmp_path, "tiny-sft-aaa", 3)
+    registered = register_version(home, "mara", folder, lineage_of(folder))
+    weights = registered.path / "merged" / "config.json"
+    assert weights.stat().st_ino == (folder / "merged" / "config.json").stat().st_ino  # one file on disk, not two
+    shutil.rmtree(folder)
+    assert json.loads(weights.read_text())["version"] == "tiny-sft-aaa"
+
+
+def test_where_links_are_refused_the_registry_copies(tmp_path, monkeypatch):
+    def refuse(source, destination):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refuse)
+    home = tmp_path / "home"
+    folder = trained_folder(tmp_path, "tiny-sft-aaa", 3)
+    registered = register_version(home, "mara", folder, lineage_of(folder))
+    copied = registered.path / "merged" / "config.json"
+    assert copied.stat().st_ino != (folder / "merged" / "config.json").stat().st_ino
+    assert copied.read_bytes() == (folder / "merged" / "config.json").read_bytes()
 
 
 def test_the_training_run_holds_the_version_when_it_was_tracked_with_mlflow(tmp_path):

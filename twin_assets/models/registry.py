@@ -4,12 +4,16 @@ trained twin, tagged with its lineage, and the aliases `candidate` (just trained
 
 A version's files are the trained folder (`adapter/`, `merged/`, `card.json`) logged as the
 `model` artifacts of an MLflow run, so the registry holds its own copy and the trained folder
-may be cleaned up. Plain Python (no dagster), for the assets, the CLI and serving alike.
+may be cleaned up. With a local artifact store the copy is hard links where the filesystem
+allows: a trained folder's files never change, and SmolLM2's merged weights alone are 538 MB.
+Plain Python (no dagster), for the assets, the CLI and serving alike.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,6 +81,18 @@ def _local_path(source: str) -> Path:
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=source))  # an MLflow server's store
 
 
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another filesystem, or one without hard links
+        shutil.copy2(source, destination)
+
+
+def _link_tree(folder: Path, destination: Path) -> None:
+    """The trained folder's files under `destination`, linked where possible, else copied."""
+    shutil.copytree(folder, destination, copy_function=_link_or_copy, dirs_exist_ok=True)
+
+
 def _version(found: Any, aliases: list[str] | None = None) -> RegisteredVersion:
     return RegisteredVersion(
         version=int(found.version), tags=dict(found.tags), path=_local_path(found.source), run_id=found.run_id,
@@ -113,8 +129,11 @@ def register_version(
     from mlflow.entities import RunTag
 
     client.log_batch(run_id, tags=[RunTag(key, value) for key, value in lineage.tags().items()])
-    client.log_artifacts(run_id, str(folder), MODEL_ARTIFACTS)
     source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACTS}"
+    if urlparse(source).scheme in ("", "file"):
+        _link_tree(folder, _local_path(source))
+    else:
+        client.log_artifacts(run_id, str(folder), MODEL_ARTIFACTS)
     _ensure_registered_model(client, name, author)
     created = client.create_model_version(name, source=source, run_id=run_id, tags={**lineage.tags(), "mlflow_run_id": run_id})
     client.set_registered_model_alias(name, alias, created.version)

@@ -84,3 +84,14 @@ def test_nothing_to_plot_is_an_error():
         grouped_bars({"perplexity": {}}, "t")
     with pytest.raises(ValueError, match="at least one bar"):
         bar_panels({}, "t")
+
+
+def test_charts_drawn_at_once_on_many_threads_all_keep_their_text():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def draw(index: int) -> str:
+        return inline_svg(line_chart({f"series {index}": [(0, 1.0), (1, float(index))]}, f"chart {index}", "x", "y"))
+
+    with ThreadPoolExecutor(8) as pool:
+        drawn = list(pool.map(draw, range(32)))
+    assert all(f">chart {index}<" in svg for index, svg in enumerate(drawn))

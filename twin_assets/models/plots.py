@@ -7,9 +7,10 @@ matplotlib is imported when a chart is drawn, never when the Dagster definitions
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -19,7 +20,18 @@ DPI = 100
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
+@functools.cache
+def _matplotlib() -> Any:
+    """matplotlib, set up once for the process: rcParams are global, and changing them around
+    each SVG would race between threads drawing at once."""
+    import matplotlib
+
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "twin"})  # text as <text>; stable ids
+    return matplotlib
+
+
 def _figure(columns: int = 1, size: tuple[float, float] = SIZE_INCHES) -> tuple[Figure, list]:
+    _matplotlib()
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=size, dpi=DPI, layout="constrained")
@@ -115,11 +127,8 @@ def png(figure: Figure) -> bytes:
 
 def inline_svg(figure: Figure) -> str:
     """The chart as an <svg> element to put in an HTML page: no XML prolog, text as <text>."""
-    import matplotlib
-
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "twin"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 

@@ -259,9 +259,17 @@ def _described(exc: Exception, batch: list[tuple[str, dict[str, Any]]]) -> str:
     only, since data errors quote the values they failed on."""
     if not isinstance(exc, (OSError, DeltaError, LakeError)):
         return type(exc).__name__
-    message = str(exc)[:500]
-    for _, row in batch:
-        for column in TEXT_COLUMNS:
-            if row.get(column):
-                message = message.replace(row[column], "<redacted>")
-    return f"{type(exc).__name__}: {message}"
+    texts = [row[column] for _, row in batch for column in TEXT_COLUMNS if row.get(column)]
+    return f"{type(exc).__name__}: {redact(str(exc)[:500], texts)}"
+
+
+MIN_REDACTED_CHARS = 4  # shorter texts are in every message by chance ("a", "ok"); cutting them out garbles it
+
+
+def redact(message: str, texts: list[str]) -> str:
+    """`message` with each of `texts` (of at least MIN_REDACTED_CHARS) replaced by <redacted>, in
+    one pass, longest first, so a text inside another, or inside a replacement, is never cut again."""
+    wanted = sorted({t for t in texts if len(t) >= MIN_REDACTED_CHARS}, key=len, reverse=True)
+    if not wanted:
+        return message
+    return re.sub("|".join(map(re.escape, wanted)), "<redacted>", message)

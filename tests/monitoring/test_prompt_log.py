@@ -4,13 +4,15 @@ and a failed write keeps what it could not write."""
 import asyncio
 import logging
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 
-from bento.prompt_log import PromptLogError, PromptLogWriter, PromptRecord, UnknownTrace, new_trace_id
+from bento.prompt_log import PromptLogError, PromptLogWriter, PromptRecord, UnknownTrace, new_trace_id, redact
 from twin_assets.lake import PROMPT_LOGS, Lake
+from twin_assets.monitoring.logs import delete_older_than, tidy
 
 SECRET_PROMPT = "Write to my doctor about the results of my biopsy"
 
@@ -193,6 +195,15 @@ def test_a_failed_write_keeps_the_batch_logs_no_prompt_and_a_later_flush_writes_
     writer.close()
 
 
+def test_redaction_cuts_each_request_text_once_and_leaves_the_rest_of_the_error_readable():
+    message = "Commit failed: a concurrent transaction wrote /lake/part-1.parquet while writing 'secret words here'"
+    assert redact(message, ["secret words here", "secret", "a", "ok"]) == \
+        "Commit failed: a concurrent transaction wrote /lake/part-1.parquet while writing '<redacted>'"
+    # One pass: a text that also occurs inside "<redacted>" does not cut into the replacement.
+    assert redact("prompt=abcd answer=xyzw", ["abcd", "xyzw", "dact"]) == "prompt=<redacted> answer=<redacted>"
+    assert redact("nothing to cut", []) == "nothing to cut"
+
+
 def test_the_background_thread_retries_a_failed_write(tmp_path):
     blocker = tmp_path / "home"
     blocker.write_text("in the way")
@@ -252,3 +263,39 @@ def test_a_stored_row_reads_back_as_the_writer_wrote_it(lake, writer):
     row = writer.get(record.trace_id)
     assert row["started_at"] == datetime(2025, 3, 1, 10, tzinfo=timezone.utc)
     assert lake.read(PROMPT_LOGS).schema == pl.Schema(PROMPT_LOGS.schema)
+
+
+def test_retention_and_compaction_while_the_service_writes_lose_no_record(lake):
+    """The prompt_logs asset compacts, vacuums and deletes while the service appends and merges
+    feedback: a write that clashes with a commit stays queued and lands on a later flush."""
+    writer = PromptLogWriter(lake, flush_every_s=3600)
+    written, stop = [], threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            record = request()
+            writer.record(record)
+            written.append(record.trace_id)
+            if len(written) % 3 == 0:
+                writer.add_feedback(written[-2], 1, None, None)
+            try:
+                writer.flush()
+            except PromptLogError:
+                pass  # kept queued, as the background thread would retry it
+            time.sleep(0.01)
+
+    service = threading.Thread(target=serve)
+    service.start()
+    try:
+        tidied = 0
+        while len(written) < 30 or tidied < 6:
+            tidy(lake, keep_hours=0)  # removes every file no current version needs, at once
+            assert delete_older_than(lake, days=30) == 0
+            tidied += 1
+    finally:
+        stop.set()
+        service.join()
+    writer.close()
+    rows = stored(lake)
+    assert set(rows) == set(written)
+    assert all(rows[trace]["feedback_rating"] == 1 for trace in written[1:-1:3])

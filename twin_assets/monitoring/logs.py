@@ -3,12 +3,30 @@ deleted, and once no recent table version needs them, the files that held them a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import polars as pl
 from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from twin_assets.lake import PROMPT_LOGS, Lake
+
+# The service writes while the asset deletes, compacts and vacuums: a commit that clashes with one
+# of its writes is tried again on the new table version (the service retries its side too).
+COMMIT_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def _committed(operation: Callable[[], T]) -> T:
+    for attempt in range(1, COMMIT_ATTEMPTS):
+        try:
+            return operation()
+        except CommitFailedError:
+            time.sleep(0.2 * attempt)
+    return operation()
 
 
 def retention_cutoff(days: float, now: datetime | None = None) -> datetime:
@@ -22,9 +40,12 @@ def delete_older_than(lake: Lake, days: float, now: datetime | None = None) -> i
     """Deletes the requests that started more than `days` before `now` (default: the current time),
     in one commit, and returns how many were deleted; a table never written deletes nothing."""
     cutoff = retention_cutoff(days, now)
-    started = lake.read(PROMPT_LOGS, columns=["trace_id", "started_at"])
-    old = started.filter(pl.col("started_at") < cutoff)["trace_id"].to_list()
-    return lake.delete(PROMPT_LOGS, old)
+
+    def delete() -> int:
+        started = lake.read(PROMPT_LOGS, columns=["trace_id", "started_at"])
+        return lake.delete(PROMPT_LOGS, started.filter(pl.col("started_at") < cutoff)["trace_id"].to_list())
+
+    return _committed(delete)
 
 
 def tidy(lake: Lake, keep_hours: int) -> dict[str, int]:
@@ -35,9 +56,12 @@ def tidy(lake: Lake, keep_hours: int) -> dict[str, int]:
         raise ValueError(f"keep_hours must not be negative, got {keep_hours}")
     if not lake.exists(PROMPT_LOGS):
         return {"files_compacted": 0, "files_removed": 0}
-    table = DeltaTable(lake.uri(PROMPT_LOGS), storage_options=lake.storage_options)
-    compacted = table.optimize.compact()
-    removed = table.vacuum(retention_hours=keep_hours, dry_run=False, enforce_retention_duration=False)
+
+    def table() -> DeltaTable:
+        return DeltaTable(lake.uri(PROMPT_LOGS), storage_options=lake.storage_options)
+
+    compacted = _committed(lambda: table().optimize.compact())
+    removed = _committed(lambda: table().vacuum(retention_hours=keep_hours, dry_run=False, enforce_retention_duration=False))
     return {"files_compacted": int(compacted.get("numFilesRemoved", 0)), "files_removed": len(removed)}
 
 

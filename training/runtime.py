@@ -97,19 +97,31 @@ def lora_config(config: TrainingConfig) -> Any:
     )
 
 
+def batch_shape(config: TrainingConfig, device: str) -> tuple[int, int]:
+    """(samples per forward pass, passes per optimizer step). The effective batch is the config's
+    on every device, so a version trains the same wherever it runs; on CPU it goes one sample at a
+    time. SmolLM2 on 2 cores, 8 samples of 512 tokens: 187 tokens/s and 3.6 GB one at a time,
+    145 tokens/s and 13.5 GB as one batch of 8, which on the real blog's longer samples grew
+    past 24 GB; no padding is wasted either."""
+    if device == "cpu":
+        return 1, config.micro_batch_size * config.gradient_accumulation_steps
+    return config.micro_batch_size, config.gradient_accumulation_steps
+
+
 def trainer_arguments(
     config: TrainingConfig, runtime: Runtime, output_dir: Path, *, learning_rate: float, num_epochs: float,
     max_steps: int | None, evaluates: bool,
 ) -> dict[str, Any]:
     """The arguments SFTConfig and DPOConfig share (both are transformers TrainingArguments)."""
+    per_pass, passes = batch_shape(config, runtime.device)
     return {
         "output_dir": str(output_dir),
         "learning_rate": learning_rate,
         "num_train_epochs": num_epochs,
         "max_steps": max_steps or -1,
-        "per_device_train_batch_size": config.micro_batch_size,
+        "per_device_train_batch_size": per_pass,
         "per_device_eval_batch_size": config.eval_batch_size,
-        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "gradient_accumulation_steps": passes,
         "warmup_steps": config.warmup_ratio,  # a float below 1 is a ratio of the total steps
         "weight_decay": config.weight_decay,
         "max_grad_norm": config.max_grad_norm,

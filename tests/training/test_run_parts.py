@@ -11,7 +11,7 @@ from training.config import DpoStage, TrainingConfig
 from training.data import DatasetRef, prompt_completion, read_jsonl
 from training.prompts import CHATML_TEMPLATE, chat_messages
 from training.run import BaseModelRef, git_commit, stage_summary, version_name
-from training.runtime import TRAINER_STATE, chat_template_for, last_complete_checkpoint, resolve_precision
+from training.runtime import TRAINER_STATE, batch_shape, chat_template_for, last_complete_checkpoint, resolve_precision
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,12 @@ from training.runtime import TRAINER_STATE, chat_template_for, last_complete_che
 )
 def test_precision_follows_the_device(requested, cuda, bf16, expected):
     assert resolve_precision(requested, cuda, bf16) == expected
+
+
+def test_on_cpu_the_effective_batch_goes_one_sample_at_a_time():
+    config = TrainingConfig(micro_batch_size=8, gradient_accumulation_steps=2)
+    assert batch_shape(config, "cpu") == (1, 16)
+    assert batch_shape(config, "cuda") == (8, 2)
 
 
 def test_fp16_on_cpu_is_refused():

@@ -63,7 +63,7 @@ def resources(root: Path) -> dict:
 
 
 def run(args, root: Path) -> int:
-    if not (root / "raw").exists():
+    if not (root / "lake" / "raw").exists():  # collected by an earlier run
         posts = collect_real_blog(args, root)
         if posts is None:
             return 0

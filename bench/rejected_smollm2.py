@@ -51,7 +51,7 @@ def materialize(assets: list, resources: dict) -> tuple[float, dict[str, dict]]:
 
 
 def run(root: Path) -> None:
-    if not (root / "raw").exists():
+    if not (root / "lake" / "raw").exists():  # collected by an earlier run
         Crawler(Lake(str(root)), BENCH_OPTIONS).run(load_config(REPO_ROOT / "twin.yaml"))
         timed_build(root)
     resources = {

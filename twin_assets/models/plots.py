@@ -84,6 +84,7 @@ def grouped_bars(groups: dict[str, dict[str, float]], title: str, value_label: s
     else:
         axes.set_xticks(ticks, list(groups), fontsize="small")
         axes.set_ylabel(value_label)
+    axes.margins(**({"x": 0.12} if horizontal else {"y": 0.12}))  # room for the values written past the bars
     if reference is not None:
         (axes.axvline if horizontal else axes.axhline)(reference, color="black", linewidth=0.8)
     axes.set_title(title)

@@ -184,7 +184,7 @@ def _plots(rows: list[dict[str, Any]]) -> dict[str, bytes]:
     differences = style_differences(rows)
     if differences:
         plots["style_profile.png"] = png(grouped_bars(
-            differences, "Style profile against the author's (0: like the author)",
+            differences, "Style against the author's (0: the same)",
             "(model - author) / larger of the two", horizontal=True, reference=0.0))
     return plots
 

@@ -9,7 +9,7 @@ step's time, the dataset sizes, the comparison table and the gate's verdict.
 
     [TWIN_BENCH_HOME=DIR] .venv/bin/python bench/evaluate_realworld.py --limit 80
 
-On 2 cores, 80 posts take about an hour, most of it the rejected answers and the training.
+On 2 cores, 80 posts take about 25 minutes and 160 about an hour, most of it the rejected answers.
 TWIN_BENCH_HOME keeps the lake, so a second run with nothing new only re-reads the results.
 """
 

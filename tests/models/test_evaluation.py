@@ -49,8 +49,8 @@ def test_generation_scores_cover_style_authorship_copying_and_task_fit_per_categ
     generations = ["Caches trade memory for time.",  # the author's answer word for word
                    "Logs tell you what happened after the fact, when the pager is already ringing.",  # copies 14 words
                    "```python\ndef parse(text):\n    return text.split()\n```"]
-    rows = generation_scores("v1", "candidate", generations, split, training * 4, CopyIndex(training),
-                             lambda texts: 0.75, EvaluationSettings(pool_words=5))
+    rows = generation_scores("v1", "candidate", generations, split, training * 4, style_profile(training * 4),
+                             CopyIndex(training), lambda texts: 0.75, EvaluationSettings(pool_words=5))
     table = {(r["metric"], r["category"]): r["value"] for r in rows}
     assert table[("rouge_l", "post")] == 1.0 and table[("length_ratio_error", "post")] == 0.0
     assert table[("memorisation_rate", ALL)] == pytest.approx(1 / 3)
@@ -60,8 +60,8 @@ def test_generation_scores_cover_style_authorship_copying_and_task_fit_per_categ
     assert all(r["model"] == "v1" and r["role"] == "candidate" for r in rows)
     assert {m.removeprefix("style/"): v for (m, _), v in table.items() if m.startswith("style/")} == style_profile(generations)
     with pytest.raises(ValueError, match="2 generations for 3 test samples"):
-        generation_scores("v1", "candidate", generations[:2], split, training, CopyIndex(training), lambda t: 0.5,
-                          EvaluationSettings())
+        generation_scores("v1", "candidate", generations[:2], split, training, style_profile(training),
+                          CopyIndex(training), lambda t: 0.5, EvaluationSettings())
 
 
 def test_perplexity_and_retrieval_rows_are_per_category_and_overall():

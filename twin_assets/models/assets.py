@@ -245,7 +245,7 @@ def twin_model(
     models_dir = lake.local_dir("models")
 
     trained = read_twin(models_dir, version)
-    run_url, reported = None, {}
+    run_url, reported, loss_curve = None, {}, None
     if trained is None:
         with tracked_run(home, author, version, training.tracker) as run:
             run.log_params(config.to_dict())
@@ -265,7 +265,8 @@ def twin_model(
                 _log_steps(run, trained)
             else:
                 trained = _train_locally(context, run, version, config, base_ref, instruct, models_dir, preference)
-            (trained.folder / "loss_curve.png").write_bytes(_loss_curve(trained.card))
+            loss_curve = _loss_curve(trained.card)
+            (trained.folder / "loss_curve.png").write_bytes(loss_curve)
             run.log_final_metrics({k: trained.card[k] for k in ("train_loss", "eval_loss", "tokens_per_second", "seconds")
                                    if trained.card[k] is not None})
             run.log_artifact(trained.folder / "card.json")
@@ -300,7 +301,7 @@ def twin_model(
             "tokens_per_second": round(card["tokens_per_second"] or 0.0, 1),
             "train_seconds": card["seconds"],
             "device": card["device"],
-            "loss_curve": dg.MetadataValue.md(markdown_image(_loss_curve(card), "loss curve")),
+            "loss_curve": dg.MetadataValue.md(markdown_image(loss_curve or _loss_curve(card), "loss curve")),
             "path": dg.MetadataValue.path(str(trained.folder)),
             **({"mlflow_run": dg.MetadataValue.url(run_url)} if run_url else {}),
             # What the Axolotl process reported through Pipes when it finished.

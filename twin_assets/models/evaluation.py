@@ -93,19 +93,21 @@ def row(model: str, role: str, metric: str, value: float, category: str = ALL, s
 
 def generation_scores(
     model: str, role: str, generations: Sequence[str], split: HeldOutSplit, author_texts: Sequence[str],
-    copies: CopyIndex, author_likeness: Callable[[Sequence[str]], float], settings: EvaluationSettings,
+    author_profile: dict[str, float], copies: CopyIndex, author_likeness: Callable[[Sequence[str]], float],
+    settings: EvaluationSettings,
 ) -> list[dict[str, Any]]:
     """Style, authorship, memorisation and task fit of what `model` wrote for the test instructions.
 
     Style compares the generations with `author_texts` (the author's training texts: enough of
-    them to pool, and the style the twin was taught), task fit with the author's own answers."""
+    them to pool, and the style the twin was taught) and their `author_profile` (style_profile of
+    them, computed once for every model scored), task fit with the author's own answers."""
     if len(generations) != len(split.outputs):
         raise ValueError(f"{len(generations)} generations for {len(split.outputs)} test samples")
     count = len(generations)
     profile = style_profile(generations)
     rows = [
         row(model, role, "cosine_delta", cosine_delta(author_texts, generations, min_words=settings.pool_words), samples=count),
-        row(model, role, "style_profile_distance", profile_distance(style_profile(author_texts), profile), samples=count),
+        row(model, role, "style_profile_distance", profile_distance(author_profile, profile), samples=count),
         row(model, role, "author_likeness", author_likeness(generations), samples=count),
         *style_rows(model, role, profile, count),
     ]

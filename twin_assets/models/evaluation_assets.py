@@ -8,8 +8,8 @@ import hashlib
 import json
 import tempfile
 from dataclasses import asdict
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -41,7 +41,6 @@ from twin_assets.models.evaluation import (
 )
 from twin_assets.models.judge import judge_means, judge_preference_rate
 from twin_assets.models.metrics import CopyIndex
-from twin_assets.models.style import style_profile
 from twin_assets.models.plots import bar_panels, grouped_bars, markdown_image, png
 from twin_assets.models.registry import (
     CANDIDATE,
@@ -51,6 +50,7 @@ from twin_assets.models.registry import (
     model_name,
     promote,
 )
+from twin_assets.models.style import style_profile
 from twin_assets.models.verifier import AuthorshipVerifier, author_likeness, verifier_auc
 from twin_assets.resources import LakeResource, TwinConfigResource
 
@@ -276,7 +276,8 @@ def _evaluate(
         rows.append(row("verifier", "verifier", "verifier_auc",
                         verifier_auc(verifier, test_pairs["chosen"].to_list(), test_pairs["rejected"].to_list()),
                         samples=test_pairs.height))
-    rows.extend(style_rows(AUTHOR, AUTHOR, style_profile(author_texts), len(author_texts)))
+    author_profile = style_profile(author_texts)
+    rows.extend(style_rows(AUTHOR, AUTHOR, author_profile, len(author_texts)))
     copies = CopyIndex(author_texts)
     candidate_tokenizer = load_tokenizer(models[0][2])
     signature = _tokenizer_signature(candidate_tokenizer)
@@ -288,7 +289,7 @@ def _evaluate(
         else:
             context.log.warning(f"{role} {name} has another tokenizer: its perplexity is not comparable and is left out")
         generations = generated[role] = _generations(lake, name, folder, split, settings)
-        rows.extend(generation_scores(name, role, generations, split, author_texts, copies,
+        rows.extend(generation_scores(name, role, generations, split, author_texts, author_profile, copies,
                                       lambda texts: author_likeness(verifier, texts), settings))
     rows.extend(retrieval_rows(_ranked_documents(lake, embedding, index, split, settings.k, author), split, settings.k))
     if judge:
